@@ -1,0 +1,159 @@
+//! Typed settings, read once at start from flags, the environment, or a `.env` file.
+//! A bad value stops start-up with a message naming the option.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shared_claims::Alg;
+
+/// The auth service: users, passwords, login, and the public keys of its tokens.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "auth-service", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8001")]
+    pub bind_addr: SocketAddr,
+
+    /// `sqlite://path` (embedded default, created on first start) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/auth.db")]
+    pub database_url: String,
+
+    /// Most database connections this process holds.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
+
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(long, env = "DATABASE_TIMEOUT_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub database_timeout_seconds: u64,
+
+    /// Lifetime of an access token, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=525_600))]
+    pub access_token_expire_minutes: u64,
+
+    /// Token signing algorithm: `EdDSA` (Ed25519 key pair) or `HS256` (shared secret).
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "EdDSA")]
+    pub jwt_algorithm: Alg,
+
+    /// Ed25519 private key (PKCS#8 PEM); generated there, mode 0600, when the file is absent.
+    #[arg(
+        long,
+        env = "JWT_PRIVATE_KEY_FILE",
+        default_value = "data/auth-signing-key.pem"
+    )]
+    pub jwt_private_key_file: PathBuf,
+
+    /// Shared secret for `HS256`, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// `iss` of issued tokens.
+    #[arg(long, env = "JWT_ISSUER", default_value = shared_claims::DEFAULT_ISSUER)]
+    pub jwt_issuer: String,
+
+    /// `aud` of issued tokens (the service that accepts them).
+    #[arg(long, env = "JWT_AUDIENCE", default_value = shared_claims::DEFAULT_AUDIENCE)]
+    pub jwt_audience: String,
+
+    /// bcrypt cost factor (4..=31); below 10 is for tests only.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+
+    /// Threads hashing passwords (default: one per core).
+    #[arg(long, env = "BCRYPT_THREADS", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub bcrypt_threads: Option<u32>,
+
+    /// Password checks allowed to wait for a hashing thread; past it signup and login get 503.
+    #[arg(long, env = "BCRYPT_QUEUE", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub bcrypt_queue: u32,
+
+    /// Failed logins for one account within the window before it is locked (429).
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub login_max_failures: u32,
+
+    /// Length of the failed-login window, in minutes.
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=10_080))]
+    pub login_failure_window_minutes: u64,
+
+    /// Origins allowed by CORS: a comma-separated list, or `*`. None by default.
+    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
+    pub cors_allow_origins: String,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: Option<u32>,
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and an empty environment.
+    pub fn defaults() -> Config {
+        Config::from_args_only(["auth-service"])
+    }
+
+    /// Parses flags only, ignoring the process environment (for embedding and tests).
+    pub fn from_args_only<I, T>(args: I) -> Config
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Cli::command().mut_args(|a| a.env(None::<&str>));
+        let matches = cmd.get_matches_from(args);
+        Cli::from_arg_matches(&matches)
+            .expect("defaults are valid")
+            .config
+    }
+
+    /// Checks what clap cannot: the pairing of algorithm and secret.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.jwt_algorithm == Alg::HS256 {
+            match &self.jwt_secret {
+                None => return Err("JWT_SECRET is required when JWT_ALGORITHM is HS256".into()),
+                Some(s) if s.len() < shared_claims::MIN_SECRET_LEN => {
+                    return Err(format!(
+                        "JWT_SECRET must be at least {} bytes",
+                        shared_claims::MIN_SECRET_LEN
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_expire_minutes * 60)
+    }
+
+    pub fn db_options(&self) -> service_kit::DbOptions {
+        service_kit::DbOptions {
+            url: self.database_url.clone(),
+            max_connections: self.database_pool_size,
+            acquire_timeout: Duration::from_secs(self.database_timeout_seconds),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Password hashing on a bounded pool of its own threads, off the actix workers.
+//!
+//! bcrypt at cost 12 takes about a fifth of a second of one core. A fixed set of threads
+//! (one per core by default) does all of it; a bounded queue lets a burst wait its turn,
+//! and past the queue signup and login answer 503 with `Retry-After` instead of piling up.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use service_kit::ApiError;
+use tokio::sync::oneshot;
+
+/// The longest password accepted; bcrypt ignores everything past 72 bytes.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Handle to the hashing threads. Cheap to clone.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    jobs: SyncSender<Job>,
+    cost: u32,
+    /// Hash checked for unknown emails, so they take as long as a wrong password.
+    dummy_hash: Arc<OnceLock<String>>,
+}
+
+impl PasswordHasher {
+    /// Starts `threads` hashing threads with room for `queue` waiting jobs.
+    pub fn start(threads: usize, queue: usize, cost: u32) -> std::io::Result<PasswordHasher> {
+        let (jobs, rx) = sync_channel::<Job>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("bcrypt-{i}"))
+                .spawn(move || work(&rx))?;
+        }
+        let hasher = PasswordHasher {
+            jobs,
+            cost,
+            dummy_hash: Arc::new(OnceLock::new()),
+        };
+        // Prepare the dummy hash in the background so start-up does not wait for it.
+        let dummy = Arc::clone(&hasher.dummy_hash);
+        std::thread::spawn(move || {
+            dummy.get_or_init(|| make_dummy_hash(cost));
+        });
+        Ok(hasher)
+    }
+
+    async fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(ApiError::Unavailable {
+                    cause: "password hashing queue is full".into(),
+                    retry_after: 1,
+                })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ApiError::Internal(
+                    "password hashing threads stopped".into(),
+                ))
+            }
+        }
+        rx.await
+            .map_err(|_| ApiError::Internal("password hashing job was dropped".into()))
+    }
+
+    /// Hashes a password (at most [`MAX_PASSWORD_BYTES`]; never truncated).
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let cost = self.cost;
+        self.submit(move || bcrypt::non_truncating_hash(password, cost))
+            .await?
+            .map_err(|e| ApiError::Internal(format!("bcrypt failed: {e}")))
+    }
+
+    /// Checks a password against a stored hash, or against a dummy hash when there is no
+    /// account (always false then), so both cases cost the same.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        let dummy = Arc::clone(&self.dummy_hash);
+        let cost = self.cost;
+        self.submit(move || match hash {
+            Some(h) => bcrypt::non_truncating_verify(password, &h).unwrap_or(false),
+            None => {
+                let h = dummy.get_or_init(|| make_dummy_hash(cost));
+                let _ = bcrypt::non_truncating_verify(password, h);
+                false
+            }
+        })
+        .await
+    }
+}
+
+fn make_dummy_hash(cost: u32) -> String {
+    bcrypt::non_truncating_hash("dummy password for unknown accounts", cost).unwrap_or_else(|_| {
+        String::from("$2b$12$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva")
+    })
+}
+
+fn work(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return, // every sender dropped: the service is shutting down
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The auth service: users, bcrypt passwords, `POST /login` issuing JWTs, and the JWKS
+//! document the posts service verifies them with.
+
+pub mod config;
+pub mod domain;
+pub mod hashing;
+pub mod openapi;
+pub mod routes;
+pub mod schema;
+pub mod store;
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use service_kit::input::BodyLimit;
+use service_kit::Db;
+use shared_claims::JwkSet;
+use shared_claims::{Alg, Issuer, KeySet, Verifier, VerifyConfig};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use config::Config;
+use hashing::PasswordHasher;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Advisory lock key under which auth-service replicas migrate one at a time.
+const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_6d69_67; // "authmig"
+
+/// Bodies larger than this (a megabyte password, say) get 413 before anything else runs.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Per-account login throttling.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    pub max_failures: i32,
+    pub window_minutes: i64,
+}
+
+/// What handlers share.
+pub struct AppState {
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub issuer: Issuer,
+    pub jwks: JwkSet,
+    pub throttle: Throttle,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("signing key: {0}")]
+    Key(#[from] shared_claims::KeyError),
+    #[error("database migrations failed: {0}")]
+    Migrations(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Applies pending migrations (the `migrate` subcommand, and every start).
+pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
+    db.run(|conn| {
+        conn.run_migrations(POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, MIGRATION_LOCK_KEY)
+            .map_err(StartError::Migrations)
+    })
+    .await
+}
+
+impl From<service_kit::DbError> for StartError {
+    fn from(e: service_kit::DbError) -> Self {
+        StartError::Migrations(e.to_string())
+    }
+}
+
+/// Builds the token issuer and the key set that verifies its tokens.
+fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
+    let ttl = config.token_ttl();
+    match config.jwt_algorithm {
+        Alg::EdDSA => {
+            let (key, generated) =
+                shared_claims::load_or_generate_signing_key(&config.jwt_private_key_file)?;
+            if generated {
+                log::warn!(
+                    "generated a new Ed25519 signing key at {} (fine for development; mount a managed key in production)",
+                    config.jwt_private_key_file.display()
+                );
+            }
+            let issuer = Issuer::ed25519(&key, &config.jwt_issuer, &config.jwt_audience, ttl)?;
+            let keys = KeySet::from_jwks(&issuer.jwks())?;
+            Ok((issuer, keys))
+        }
+        Alg::HS256 => {
+            let secret = config.jwt_secret.as_deref().unwrap_or_default().as_bytes();
+            let issuer = Issuer::hs256(secret, &config.jwt_issuer, &config.jwt_audience, ttl)?;
+            Ok((issuer, KeySet::hs256(secret)?))
+        }
+    }
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Loads keys, migrates the database and binds the listener.
+    pub async fn build(config: Config) -> Result<Application, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        if config.bcrypt_cost < 10 {
+            log::warn!(
+                "BCRYPT_COST={} is below 10: only for tests",
+                config.bcrypt_cost
+            );
+        }
+        let (issuer, keys) = token_keys(&config)?;
+        let db = Db::new(&config.db_options());
+        let applied = migrate(&db).await?;
+        if !applied.is_empty() {
+            log::info!("applied migrations: {}", applied.join(", "));
+        }
+
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = PasswordHasher::start(
+            config.bcrypt_threads.map_or(cores, |n| n as usize),
+            config.bcrypt_queue as usize,
+            config.bcrypt_cost,
+        )?;
+        let verifier = web::Data::new(Verifier::new(
+            keys,
+            VerifyConfig {
+                issuer: config.jwt_issuer.clone(),
+                audience: config.jwt_audience.clone(),
+                leeway_seconds: 0,
+            },
+        ));
+        let state = web::Data::new(AppState {
+            db,
+            hasher,
+            jwks: issuer.jwks(),
+            issuer,
+            throttle: Throttle {
+                max_failures: config.login_max_failures as i32,
+                window_minutes: config.login_failure_window_minutes as i64,
+            },
+        });
+
+        let listener = TcpListener::bind(config.bind_addr).map_err(|source| StartError::Bind {
+            addr: config.bind_addr,
+            source,
+        })?;
+        let port = listener.local_addr()?.port();
+        let origins = service_kit::http::comma_list(&config.cors_allow_origins);
+        let openapi = openapi::ApiDoc::openapi();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(service_kit::http::json_errors())
+                .wrap(service_kit::http::cors(&origins))
+                .wrap(Logger::new(r#"%{r}a - "%r" %s %Dms"#))
+                .app_data(state.clone())
+                .app_data(verifier.clone())
+                .app_data(BodyLimit(BODY_LIMIT))
+                .configure(routes::configure)
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+                .route("/docs", web::get().to(docs_redirect))
+                .default_service(web::to(HttpResponse::NotFound))
+        })
+        .listen(listener)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers as usize);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (Ctrl-C / SIGTERM, or through [`Self::handle`]).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}

@@ -1,0 +1,35 @@
+use std::process::ExitCode;
+
+use auth_service::config::{Cli, Command};
+use auth_service::{migrate, Application};
+use clap::Parser;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    service_kit::logging::init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => match Application::build(cli.config).await {
+            Ok(app) => {
+                log::info!("auth-service listening on port {}", app.port());
+                app.run_until_stopped().await.map_err(Into::into)
+            }
+            Err(e) => Err(e),
+        },
+        Command::Migrate => {
+            let db = service_kit::Db::new(&cli.config.db_options());
+            migrate(&db).await.map(|applied| {
+                log::info!("{} migration(s) applied", applied.len());
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("auth-service: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! `GET /.well-known/jwks.json`: the public keys that verify this service's tokens.
+
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{web, HttpResponse};
+
+use crate::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/.well-known/jwks.json", web::get().to(jwks));
+}
+
+/// Public keys only (empty with HS256: a shared secret is never published).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "Keys",
+    responses((status = 200, description = "JSON Web Key Set")))]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(60),
+        ]))
+        .json(&state.jwks)
+}

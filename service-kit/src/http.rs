@@ -1,0 +1,92 @@
+//! Pieces every service's `App` shares: JSON bodies for framework errors, CORS, health.
+
+use actix_cors::Cors;
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::HttpResponse;
+use serde_json::json;
+
+/// Gives framework-made error responses (unknown path, wrong method, extractor failures) the
+/// course's `{"detail": "<reason>"}` body. Responses that already carry JSON are left alone.
+pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let status = res.status();
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json || !(status.is_client_error() || status.is_server_error()) {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let detail = match status {
+            StatusCode::NOT_FOUND => "Not Found",
+            StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+            s if s.is_server_error() => "Internal Server Error",
+            s => s.canonical_reason().unwrap_or("Error"),
+        };
+        let (req, old) = res.into_parts();
+        let mut new = HttpResponse::build(status).json(json!({ "detail": detail }));
+        for (name, value) in old.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                new.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        let res: ServiceResponse<EitherBody<B, BoxBody>> =
+            ServiceResponse::new(req, new).map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(res))
+    })
+}
+
+/// CORS from a configured origin list: empty allows no cross-origin requests, `*` allows any
+/// origin (as the course app does), otherwise exactly the listed origins.
+pub fn cors(origins: &[String]) -> Cors {
+    let base = Cors::default()
+        .allow_any_method()
+        .allow_any_header()
+        .max_age(600);
+    if origins.iter().any(|o| o == "*") {
+        base.allow_any_origin().send_wildcard()
+    } else {
+        origins
+            .iter()
+            .fold(base, |cors, origin| cors.allowed_origin(origin))
+    }
+}
+
+/// `GET /healthz`: the process is alive; touches nothing else.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The `/readyz` answer: 200 when every check passed, 503 naming the failing ones otherwise.
+pub fn readiness(checks: &[(&str, bool)]) -> HttpResponse {
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| *name)
+        .collect();
+    if failing.is_empty() {
+        HttpResponse::Ok().json(json!({ "status": "ready" }))
+    } else {
+        let mut resp = HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "not ready", "failing": failing }));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        resp
+    }
+}
+
+/// Splits a comma-separated option (e.g. `CORS_ALLOW_ORIGINS`) into trimmed, non-empty items.
+pub fn comma_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

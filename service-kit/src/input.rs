@@ -1,0 +1,406 @@
+//! Request input: bodies read with a size limit, and field-by-field validation that reports
+//! every failing field at once in pydantic v1's 422 shape, as the course app does.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+
+use crate::error::{ApiError, FieldError};
+
+/// Largest request body a service reads; larger ones get 413. Set per app with `app_data`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A request body read in full (up to [`BodyLimit`]), not yet parsed. Parsing happens in the
+/// handler, after authentication, so a request without a token gets 401 before any 422.
+pub struct RawBody {
+    pub bytes: Bytes,
+    pub content_type: Option<String>,
+}
+
+impl RawBody {
+    /// Whether the request said its body is JSON (`application/json` or `+json`).
+    pub fn is_json(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .map(|ct| {
+                let essence = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(false)
+    }
+
+    /// Parses the body as a JSON object for field validation.
+    pub fn json_object(&self) -> Result<Fields, ApiError> {
+        if self.bytes.is_empty() {
+            return Err(ApiError::validation(FieldError::missing(vec![json!(
+                "body"
+            )])));
+        }
+        if !self.is_json() {
+            return Err(not_a_dict());
+        }
+        match serde_json::from_slice::<Value>(&self.bytes) {
+            Ok(Value::Object(map)) => Ok(Fields::new(map)),
+            Ok(_) => Err(not_a_dict()),
+            Err(e) => Err(ApiError::validation(json_decode_error(&self.bytes, &e))),
+        }
+    }
+}
+
+fn not_a_dict() -> ApiError {
+    ApiError::validation(FieldError::new(
+        vec![json!("body")],
+        "value is not a valid dict",
+        "type_error.dict",
+    ))
+}
+
+fn json_decode_error(bytes: &[u8], e: &serde_json::Error) -> FieldError {
+    // serde reports line and column; the course reports the character position too.
+    let (line, column) = (e.line(), e.column());
+    let text = String::from_utf8_lossy(bytes);
+    let pos: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count())
+        .sum::<usize>()
+        + column.saturating_sub(1);
+    FieldError::new(
+        vec![json!("body"), json!(pos)],
+        format!("Invalid JSON: line {line} column {column} (char {pos})"),
+        "value_error.jsondecode",
+    )
+}
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<RawBody, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map(|l| l.0)
+            .unwrap_or(DEFAULT_BODY_LIMIT);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > limit) {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| match e {
+                    actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge,
+                    other => ApiError::validation(FieldError::new(
+                        vec![json!("body")],
+                        format!("could not read the request body: {other}"),
+                        "value_error",
+                    )),
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(RawBody {
+                bytes: body.freeze(),
+                content_type,
+            })
+        })
+    }
+}
+
+/// The fields of a JSON object or form, read one by one. Each accessor records a
+/// [`FieldError`] instead of failing, so [`Fields::finish`] reports all of them together.
+pub struct Fields {
+    map: Map<String, Value>,
+    location: &'static str,
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    pub fn new(map: Map<String, Value>) -> Fields {
+        Fields {
+            map,
+            location: "body",
+            errors: Vec::new(),
+        }
+    }
+
+    /// Fields from a form: every value is a string.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Fields {
+        let mut map = Map::new();
+        for (k, v) in pairs {
+            map.entry(k).or_insert(Value::String(v));
+        }
+        Fields::new(map)
+    }
+
+    fn loc(&self, field: &str) -> Vec<Value> {
+        vec![json!(self.location), json!(field)]
+    }
+
+    /// Records an error for `field`.
+    pub fn reject(&mut self, field: &str, msg: impl Into<String>, kind: &str, ctx: Option<Value>) {
+        let mut e = FieldError::new(self.loc(field), msg, kind);
+        e.ctx = ctx;
+        self.errors.push(e);
+    }
+
+    fn take(&mut self, field: &str, required: bool) -> Option<Value> {
+        match self.map.remove(field) {
+            None if required => {
+                self.errors.push(FieldError::missing(self.loc(field)));
+                None
+            }
+            None => None,
+            Some(Value::Null) => {
+                self.reject(
+                    field,
+                    "none is not an allowed value",
+                    "type_error.none.not_allowed",
+                    None,
+                );
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    /// A required string; numbers are accepted and turned into text, as pydantic v1 does.
+    pub fn string(&mut self, field: &str) -> Option<String> {
+        match self.take(field, true)? {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => {
+                self.reject(field, "str type expected", "type_error.str", None);
+                None
+            }
+        }
+    }
+
+    /// An optional string; absent gives `None` without an error.
+    pub fn optional_string(&mut self, field: &str) -> Option<String> {
+        if !self.map.contains_key(field) {
+            return None;
+        }
+        self.string(field)
+    }
+
+    /// A required integer: integral numbers, booleans, and strings holding an integer.
+    pub fn integer(&mut self, field: &str) -> Option<i64> {
+        let value = self.take(field, true)?;
+        let parsed = match &value {
+            Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            }),
+            Value::Bool(b) => Some(i64::from(*b)),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.reject(
+                field,
+                "value is not a valid integer",
+                "type_error.integer",
+                None,
+            );
+        }
+        parsed
+    }
+
+    /// An optional boolean with a default, accepting pydantic v1's spellings.
+    pub fn boolean_or(&mut self, field: &str, default: bool) -> Option<bool> {
+        if !self.map.contains_key(field) {
+            return Some(default);
+        }
+        let value = self.take(field, false)?;
+        let parsed = match &value {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if f == 0.0 => Some(false),
+                Some(f) if f == 1.0 => Some(true),
+                _ => None,
+            },
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+                "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+                _ => None,
+            },
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.reject(
+                field,
+                "value could not be parsed to a boolean",
+                "type_error.bool",
+                None,
+            );
+        }
+        parsed
+    }
+
+    /// Checks a string's length in characters; records the pydantic v1 error when outside.
+    pub fn check_length(&mut self, field: &str, value: &str, min: usize, max: usize) -> bool {
+        let n = value.chars().count();
+        if n < min {
+            self.reject(
+                field,
+                format!("ensure this value has at least {min} characters"),
+                "value_error.any_str.min_length",
+                Some(json!({ "limit_value": min })),
+            );
+            false
+        } else if n > max {
+            self.reject(
+                field,
+                format!("ensure this value has at most {max} characters"),
+                "value_error.any_str.max_length",
+                Some(json!({ "limit_value": max })),
+            );
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Checks an integer range; records pydantic v1's `not_ge` / `not_le` errors.
+    pub fn check_range(&mut self, field: &str, value: i64, min: i64, max: i64) -> bool {
+        if let Some(e) = range_error(self.loc(field), value, min, max) {
+            self.errors.push(e);
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Ends validation: all recorded errors become one 422.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+fn range_error(loc: Vec<Value>, value: i64, min: i64, max: i64) -> Option<FieldError> {
+    if value < min {
+        Some(
+            FieldError::new(
+                loc,
+                format!("ensure this value is greater than or equal to {min}"),
+                "value_error.number.not_ge",
+            )
+            .with_ctx(json!({ "limit_value": min })),
+        )
+    } else if value > max {
+        Some(
+            FieldError::new(
+                loc,
+                format!("ensure this value is less than or equal to {max}"),
+                "value_error.number.not_le",
+            )
+            .with_ctx(json!({ "limit_value": max })),
+        )
+    } else {
+        None
+    }
+}
+
+/// A path segment that must be an integer id (`loc: ["path", name]` on failure).
+pub fn path_id(raw: &str, name: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().map_err(|_| {
+        ApiError::validation(FieldError::new(
+            vec![json!("path"), json!(name)],
+            "value is not a valid integer",
+            "type_error.integer",
+        ))
+    })
+}
+
+/// Query-string parameters, validated like the course's `limit: int = 10`.
+pub struct Query {
+    pairs: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl Query {
+    pub fn parse(query_string: &str) -> Query {
+        Query {
+            pairs: serde_urlencoded::from_str(query_string).unwrap_or_default(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An integer parameter within `min..=max`, `default` when absent.
+    pub fn integer(&mut self, name: &str, default: i64, min: i64, max: i64) -> i64 {
+        let loc = vec![json!("query"), json!(name)];
+        let Some(raw) = self.get(name) else {
+            return default;
+        };
+        match raw.trim().parse::<i64>() {
+            Ok(v) => match range_error(loc, v, min, max) {
+                None => v,
+                Some(e) => {
+                    self.errors.push(e);
+                    default
+                }
+            },
+            Err(_) => {
+                self.errors.push(FieldError::new(
+                    loc,
+                    "value is not a valid integer",
+                    "type_error.integer",
+                ));
+                default
+            }
+        }
+    }
+
+    /// A string parameter, `""` when absent.
+    pub fn string(&self, name: &str) -> String {
+        self.get(name).unwrap_or_default().to_owned()
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The JWT claim set.
+
+use serde::{Deserialize, Serialize};
+
+/// Claims carried by an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    /// Subject: the user id as a decimal string.
+    pub sub: String,
+    /// The user's email address.
+    pub email: String,
+    /// Issued at (unix seconds).
+    pub iat: i64,
+    /// Not before (unix seconds).
+    pub nbf: i64,
+    /// Expiry (unix seconds); the token is invalid from this second on.
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Unique token id (UUID v4).
+    pub jti: String,
+    /// Account creation time of the user (RFC 3339), so services can show it
+    /// without asking the auth service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_created_at: Option<String>,
+}
+
+impl Claims {
+    /// The user id (`sub` parsed as `i64`), if `sub` is numeric.
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok()
+    }
+}

@@ -1,0 +1,214 @@
+//! actix-web extractor for an authenticated user (feature `actix`).
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::LocalBoxFuture;
+
+use crate::{Claims, Verifier};
+
+/// The authenticated user of a request, from a verified `Authorization: Bearer` token.
+///
+/// Requires `web::Data<Verifier>` in the app data.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// User id (`sub`).
+    pub id: i64,
+    /// User email.
+    pub email: String,
+    /// All verified claims.
+    pub claims: Claims,
+}
+
+/// Why [`AuthUser`] extraction failed; renders the HTTP error response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No usable bearer token (401 `Not authenticated`).
+    #[error("Not authenticated")]
+    NotAuthenticated,
+    /// The token failed verification (401 `Could not validate credentials`).
+    #[error("Could not validate credentials")]
+    InvalidCredentials,
+    /// No `Verifier` registered in app data (500).
+    #[error("Internal Server Error")]
+    Misconfigured,
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AuthError::NotAuthenticated | AuthError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AuthError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = serde_json::json!({ "detail": self.to_string() }).to_string();
+        let mut resp = HttpResponse::build(self.status_code());
+        resp.content_type("application/json");
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        resp.body(body)
+    }
+}
+
+/// Extracts the token of an `Authorization: Bearer <token>` header (scheme is
+/// case-insensitive).
+fn bearer_token(req: &HttpRequest) -> Result<String, AuthError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::NotAuthenticated)?
+        .to_str()
+        .map_err(|_| AuthError::NotAuthenticated)?
+        .trim();
+    let (scheme, token) = value
+        .split_once(char::is_whitespace)
+        .ok_or(AuthError::NotAuthenticated)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::NotAuthenticated);
+    }
+    Ok(token.to_string())
+}
+
+impl FromRequest for AuthUser {
+    type Error = AuthError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let verifier = req.app_data::<web::Data<Verifier>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let Some(verifier) = verifier else {
+                log::error!("AuthUser: no web::Data<Verifier> registered in app data");
+                return Err(AuthError::Misconfigured);
+            };
+            let token = token?;
+            let claims = verifier.verify(&token).await.map_err(|e| {
+                log::debug!("rejected bearer token: {e}");
+                AuthError::InvalidCredentials
+            })?;
+            let id = claims.user_id().ok_or(AuthError::InvalidCredentials)?;
+            Ok(AuthUser {
+                id,
+                email: claims.email.clone(),
+                claims,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::*;
+    use crate::testing::*;
+    use crate::{VerifyConfig, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+
+    async fn me(user: AuthUser) -> HttpResponse {
+        HttpResponse::Ok().json(serde_json::json!({ "id": user.id, "email": user.email }))
+    }
+
+    fn verifier() -> web::Data<Verifier> {
+        web::Data::new(Verifier::new(
+            test_key_set(),
+            VerifyConfig {
+                issuer: DEFAULT_ISSUER.into(),
+                audience: DEFAULT_AUDIENCE.into(),
+                leeway_seconds: 0,
+            },
+        ))
+    }
+
+    async fn call(auth: Option<&str>) -> (StatusCode, Option<String>, Option<String>, String) {
+        let app = test::init_service(
+            App::new()
+                .app_data(verifier())
+                .route("/me", web::get().to(me)),
+        )
+        .await;
+        let mut req = test::TestRequest::get().uri("/me");
+        if let Some(auth) = auth {
+            req = req.insert_header((header::AUTHORIZATION, auth));
+        }
+        let resp = test::call_service(&app, req.to_request()).await;
+        let status = resp.status();
+        let www = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_string());
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = String::from_utf8(test::read_body(resp).await.to_vec()).unwrap();
+        (status, www, ctype, body)
+    }
+
+    const NOT_AUTH: &str = r#"{"detail":"Not authenticated"}"#;
+    const INVALID: &str = r#"{"detail":"Could not validate credentials"}"#;
+
+    fn assert_401(res: (StatusCode, Option<String>, Option<String>, String), body: &str) {
+        assert_eq!(res.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(res.1.as_deref(), Some("Bearer"));
+        assert_eq!(res.2.as_deref(), Some("application/json"));
+        assert_eq!(res.3, body);
+    }
+
+    #[actix_web::test]
+    async fn no_header_is_not_authenticated() {
+        assert_401(call(None).await, NOT_AUTH);
+    }
+
+    #[actix_web::test]
+    async fn other_scheme_or_empty_token_is_not_authenticated() {
+        assert_401(call(Some("Basic dXNlcjpwYXNz")).await, NOT_AUTH);
+        assert_401(call(Some("Bearer")).await, NOT_AUTH);
+        assert_401(call(Some("Bearer   ")).await, NOT_AUTH);
+    }
+
+    #[actix_web::test]
+    async fn lowercase_bearer_with_valid_token_is_ok() {
+        let token = encode_for_testing(
+            &claims_for_testing(5, "x@example.com", 300),
+            &test_signing_key(),
+        );
+        let (status, _, _, body) = call(Some(&format!("bearer {token}"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["id"], 5);
+        assert_eq!(v["email"], "x@example.com");
+    }
+
+    #[actix_web::test]
+    async fn garbage_token_is_invalid_credentials() {
+        assert_401(call(Some("Bearer not.a.jwt")).await, INVALID);
+        assert_401(call(Some("Bearer garbage")).await, INVALID);
+    }
+
+    #[actix_web::test]
+    async fn expired_token_is_invalid_credentials() {
+        let token = encode_for_testing(
+            &claims_for_testing(5, "x@example.com", -10),
+            &test_signing_key(),
+        );
+        assert_401(call(Some(&format!("Bearer {token}"))).await, INVALID);
+    }
+
+    #[actix_web::test]
+    async fn missing_verifier_is_500() {
+        let app = test::init_service(App::new().route("/me", web::get().to(me))).await;
+        let req = test::TestRequest::get()
+            .uri("/me")
+            .insert_header((header::AUTHORIZATION, "Bearer x"))
+            .to_request();
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = test::read_body(resp).await;
+        assert_eq!(&body[..], br#"{"detail":"Internal Server Error"}"#);
+    }
+}

@@ -1,0 +1,110 @@
+//! Token contract shared by the auth service (issues JWTs) and the posts service
+//! (validates them locally).
+//!
+//! * [`Issuer`] signs access tokens (EdDSA/Ed25519 by default, HS256 as a fallback)
+//!   and publishes its public keys as a JWKS.
+//! * [`KeySet`] holds verification keys and [`KeySet::verify`] checks a token
+//!   against a [`VerifyConfig`], pinning the algorithm and requiring all claims.
+//! * [`Verifier`] wraps a key set for app state and refreshes it on an unknown `kid`.
+//! * With the `actix` feature, [`AuthUser`] is an actix-web extractor.
+//! * [`testing`] holds fixed keys and helpers for tests.
+
+mod claims;
+#[cfg(feature = "actix")]
+mod extractor;
+mod issuer;
+mod keys;
+pub mod testing;
+mod verifier;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use claims::Claims;
+#[cfg(feature = "actix")]
+pub use extractor::{AuthError, AuthUser};
+pub use issuer::Issuer;
+pub use keys::{load_or_generate_signing_key, KeyError, SigningKey};
+pub use verifier::{KeySet, RefreshFn, Verifier, VerifyConfig, VerifyError};
+
+/// Re-export so dependants can name JWK types without their own dependency.
+pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+
+/// Minimum length in bytes of an HS256 secret.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Default `iss` claim used by the auth service.
+pub const DEFAULT_ISSUER: &str = "auth-service";
+
+/// Default `aud` claim expected by the posts service.
+pub const DEFAULT_AUDIENCE: &str = "posts-service";
+
+/// Signing algorithm of a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Alg {
+    /// Ed25519 signatures (asymmetric; public keys published as JWKS).
+    EdDSA,
+    /// HMAC-SHA256 with a shared secret.
+    HS256,
+}
+
+impl Alg {
+    /// The canonical JOSE name (`"EdDSA"` or `"HS256"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::EdDSA => "EdDSA",
+            Alg::HS256 => "HS256",
+        }
+    }
+
+    pub(crate) fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Alg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+            Alg::HS256 => jsonwebtoken::Algorithm::HS256,
+        }
+    }
+}
+
+impl fmt::Display for Alg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error returned when parsing an unknown algorithm name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported JWT algorithm {0:?} (expected \"EdDSA\" or \"HS256\")")]
+pub struct ParseAlgError(pub String);
+
+impl FromStr for Alg {
+    type Err = ParseAlgError;
+
+    /// Parses `EdDSA` or `HS256`, case-insensitively.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("eddsa") {
+            Ok(Alg::EdDSA)
+        } else if t.eq_ignore_ascii_case("hs256") {
+            Ok(Alg::HS256)
+        } else {
+            Err(ParseAlgError(s.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alg_parse_and_display() {
+        assert_eq!("EdDSA".parse::<Alg>().unwrap(), Alg::EdDSA);
+        assert_eq!("eddsa".parse::<Alg>().unwrap(), Alg::EdDSA);
+        assert_eq!("HS256".parse::<Alg>().unwrap(), Alg::HS256);
+        assert_eq!("hs256".parse::<Alg>().unwrap(), Alg::HS256);
+        assert!("RS256".parse::<Alg>().is_err());
+        assert!("none".parse::<Alg>().is_err());
+        assert_eq!(Alg::EdDSA.to_string(), "EdDSA");
+        assert_eq!(Alg::HS256.to_string(), "HS256");
+    }
+}

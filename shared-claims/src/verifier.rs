@@ -1,0 +1,388 @@
+//! Token verification (used by resource services such as the posts service).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use futures_util::future::BoxFuture;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{DecodingKey, Validation};
+
+use crate::keys::{check_secret, ed25519_public_from_pem, ed25519_thumbprint, KeyError};
+use crate::{Alg, Claims};
+
+/// Longest token accepted (bytes); longer input is rejected before parsing.
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// Upper bound applied to the configured leeway (10 years).
+const MAX_LEEWAY: u64 = 10 * 365 * 24 * 3600;
+
+#[derive(Clone)]
+enum Keys {
+    Ed25519(HashMap<String, DecodingKey>),
+    Hs256(DecodingKey),
+}
+
+/// Public verification keys, found by `kid` (or a single HS256 secret).
+#[derive(Clone)]
+pub struct KeySet {
+    keys: Keys,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.keys {
+            Keys::Ed25519(map) => f
+                .debug_struct("KeySet")
+                .field("alg", &Alg::EdDSA)
+                .field("kids", &map.keys().collect::<Vec<_>>())
+                .finish(),
+            Keys::Hs256(_) => f
+                .debug_struct("KeySet")
+                .field("alg", &Alg::HS256)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Expected `iss`/`aud` and clock-skew leeway for verification.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// Required `iss` claim.
+    pub issuer: String,
+    /// Required `aud` claim.
+    pub audience: String,
+    /// Clock-skew leeway for `exp`/`nbf`, in seconds.
+    pub leeway_seconds: u64,
+}
+
+/// Why a token was rejected. Display texts are for debug logs only and never
+/// contain the token.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a structurally valid JWT (segments, base64, header JSON, unknown alg).
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// No key for the header's `kid` (or no `kid` where one is required).
+    #[error("unknown key id: {0:?}")]
+    UnknownKid(Option<String>),
+    /// The header `alg` differs from the key set's algorithm.
+    #[error("algorithm mismatch: expected {expected}, token uses {found}")]
+    AlgorithmMismatch {
+        /// Algorithm of the key set.
+        expected: Alg,
+        /// Algorithm named in the token header.
+        found: String,
+    },
+    /// The token has expired.
+    #[error("token expired")]
+    Expired,
+    /// The token's `nbf` is in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// Signature, issuer, audience, missing or malformed claims, non-numeric `sub`.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+impl KeySet {
+    /// An EdDSA key set with no keys (every token fails with `UnknownKid`).
+    pub fn empty() -> Self {
+        Self {
+            keys: Keys::Ed25519(HashMap::new()),
+        }
+    }
+
+    /// Builds an EdDSA key set from a JWKS, keeping only OKP/Ed25519 signature
+    /// keys that have a `kid`; other keys are skipped with a warning.
+    pub fn from_jwks(jwks: &JwkSet) -> Result<Self, KeyError> {
+        let mut map = HashMap::new();
+        for jwk in &jwks.keys {
+            let kid = match &jwk.common.key_id {
+                Some(kid) if !kid.is_empty() => kid,
+                _ => {
+                    log::warn!("JWKS: skipping key without kid");
+                    continue;
+                }
+            };
+            let params = match &jwk.algorithm {
+                AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => p,
+                _ => {
+                    log::warn!("JWKS: skipping key {kid:?}: not an OKP/Ed25519 key");
+                    continue;
+                }
+            };
+            if matches!(&jwk.common.key_algorithm, Some(a) if *a != KeyAlgorithm::EdDSA) {
+                log::warn!("JWKS: skipping key {kid:?}: alg is not EdDSA");
+                continue;
+            }
+            if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
+                log::warn!("JWKS: skipping key {kid:?}: use is not sig");
+                continue;
+            }
+            if !matches!(URL_SAFE_NO_PAD.decode(&params.x), Ok(x) if x.len() == 32) {
+                log::warn!("JWKS: skipping key {kid:?}: x is not a 32-byte base64url value");
+                continue;
+            }
+            match DecodingKey::from_jwk(jwk) {
+                Ok(key) => {
+                    map.insert(kid.clone(), key);
+                }
+                Err(e) => log::warn!("JWKS: skipping key {kid:?}: {e}"),
+            }
+        }
+        Ok(Self {
+            keys: Keys::Ed25519(map),
+        })
+    }
+
+    /// Parses a JWKS JSON document (see [`KeySet::from_jwks`]).
+    pub fn from_jwks_json(json: &str) -> Result<Self, KeyError> {
+        let jwks: JwkSet =
+            serde_json::from_str(json).map_err(|e| KeyError::InvalidJwks(e.to_string()))?;
+        Self::from_jwks(&jwks)
+    }
+
+    /// A single Ed25519 public key from SPKI PEM; its `kid` is the RFC 7638 thumbprint.
+    pub fn from_public_key_pem(pem: &str) -> Result<Self, KeyError> {
+        let public = ed25519_public_from_pem(pem)?;
+        let kid = ed25519_thumbprint(&public);
+        let mut map = HashMap::new();
+        map.insert(kid, DecodingKey::from_ed_der(&public));
+        Ok(Self {
+            keys: Keys::Ed25519(map),
+        })
+    }
+
+    /// An HS256 key set with one shared secret, used for any `kid` (or none).
+    /// Refuses secrets shorter than [`crate::MIN_SECRET_LEN`] bytes.
+    pub fn hs256(secret: &[u8]) -> Result<Self, KeyError> {
+        check_secret(secret)?;
+        Ok(Self {
+            keys: Keys::Hs256(DecodingKey::from_secret(secret)),
+        })
+    }
+
+    /// The algorithm every token must use.
+    pub fn algorithm(&self) -> Alg {
+        match self.keys {
+            Keys::Ed25519(_) => Alg::EdDSA,
+            Keys::Hs256(_) => Alg::HS256,
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        match &self.keys {
+            Keys::Ed25519(map) => map.len(),
+            Keys::Hs256(_) => 1,
+        }
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a key with this `kid` exists (always true for HS256).
+    pub fn contains(&self, kid: &str) -> bool {
+        match &self.keys {
+            Keys::Ed25519(map) => map.contains_key(kid),
+            Keys::Hs256(_) => true,
+        }
+    }
+
+    /// Verifies signature and claims.
+    ///
+    /// The algorithm is pinned to the key set's (checked before key lookup);
+    /// `exp`, `iss`, `aud`, `sub` are required; `nbf` is validated; `iss`/`aud`
+    /// must equal `config`; leeway is `config.leeway_seconds`. A token is invalid
+    /// from its `exp` second on, and `sub` must be a numeric user id.
+    pub fn verify(&self, token: &str, config: &VerifyConfig) -> Result<Claims, VerifyError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(VerifyError::Malformed("token too long".into()));
+        }
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| VerifyError::Malformed(format!("header: {e}")))?;
+        let expected = self.algorithm();
+        if header.alg != expected.to_jwt() {
+            return Err(VerifyError::AlgorithmMismatch {
+                expected,
+                found: format!("{:?}", header.alg),
+            });
+        }
+        let key = match &self.keys {
+            Keys::Hs256(key) => key,
+            Keys::Ed25519(map) => match header.kid {
+                None => return Err(VerifyError::UnknownKid(None)),
+                Some(kid) => match map.get(&kid) {
+                    Some(key) => key,
+                    None => return Err(VerifyError::UnknownKid(Some(kid))),
+                },
+            },
+        };
+
+        let leeway = config.leeway_seconds.min(MAX_LEEWAY);
+        let mut validation = Validation::new(expected.to_jwt());
+        validation.required_spec_claims = ["exp", "iss", "aud", "sub"]
+            .into_iter()
+            .map(String::from)
+            .collect::<HashSet<_>>();
+        validation.leeway = leeway;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(map_jwt_error)?
+            .claims;
+
+        // jsonwebtoken accepts exp == now; a token is invalid at its exp second.
+        let now = chrono::Utc::now().timestamp();
+        let leeway = i64::try_from(leeway).unwrap_or(i64::MAX);
+        if claims.exp <= now.saturating_sub(leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if claims.nbf > now.saturating_add(leeway) {
+            return Err(VerifyError::NotYetValid);
+        }
+        if claims.user_id().is_none() {
+            return Err(VerifyError::Invalid("sub is not a numeric user id".into()));
+        }
+        Ok(claims)
+    }
+}
+
+fn map_jwt_error(e: jsonwebtoken::errors::Error) -> VerifyError {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => VerifyError::Expired,
+        ErrorKind::ImmatureSignature => VerifyError::NotYetValid,
+        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => {
+            VerifyError::Malformed(e.to_string())
+        }
+        ErrorKind::InvalidSignature => VerifyError::Invalid("bad signature".into()),
+        ErrorKind::InvalidIssuer => VerifyError::Invalid("wrong issuer".into()),
+        ErrorKind::InvalidAudience => VerifyError::Invalid("wrong audience".into()),
+        ErrorKind::MissingRequiredClaim(c) => VerifyError::Invalid(format!("missing claim {c}")),
+        ErrorKind::InvalidClaimFormat(c) => VerifyError::Invalid(format!("malformed claim {c}")),
+        ErrorKind::Json(err) => VerifyError::Invalid(format!("claims: {err}")),
+        other => VerifyError::Invalid(format!("{other:?}")),
+    }
+}
+
+/// Fetches a fresh key set (e.g. the auth service's JWKS).
+pub type RefreshFn = Box<dyn Fn() -> BoxFuture<'static, Result<KeySet, String>> + Send + Sync>;
+
+struct Refresh {
+    min_interval: Duration,
+    fetch: RefreshFn,
+}
+
+/// The verifier a service keeps in its app state: a [`KeySet`] that can be
+/// refreshed when a token names an unknown `kid`.
+pub struct Verifier {
+    keys: RwLock<Arc<KeySet>>,
+    config: VerifyConfig,
+    refresh: Option<Refresh>,
+    last_refresh: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys())
+            .field("config", &self.config)
+            .field("refresh", &self.refresh.as_ref().map(|r| r.min_interval))
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier without refresh.
+    pub fn new(keys: KeySet, config: VerifyConfig) -> Self {
+        Self {
+            keys: RwLock::new(Arc::new(keys)),
+            config,
+            refresh: None,
+            last_refresh: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Enables refreshing the key set on an unknown `kid`, at most once per
+    /// `min_interval`.
+    pub fn with_refresh(mut self, min_interval: Duration, refresh: RefreshFn) -> Self {
+        self.refresh = Some(Refresh {
+            min_interval,
+            fetch: refresh,
+        });
+        self
+    }
+
+    /// The current key set.
+    pub fn keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Sync fast path: verifies with the current keys; never refreshes.
+    pub fn verify_now(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.keys().verify(token, &self.config)
+    }
+
+    /// Verifies a token; on [`VerifyError::UnknownKid`] with a refresh function,
+    /// refreshes the keys (single-flight, rate limited) and verifies once more.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let before = self.keys();
+        let err = match before.verify(token, &self.config) {
+            Err(e @ VerifyError::UnknownKid(_)) => e,
+            other => return other,
+        };
+        let Some(refresh) = &self.refresh else {
+            return Err(err);
+        };
+
+        let mut last = self.last_refresh.lock().await;
+        let replaced_meanwhile = !Arc::ptr_eq(&before, &self.keys());
+        let too_soon = last.is_some_and(|t| t.elapsed() < refresh.min_interval);
+        if !replaced_meanwhile && !too_soon {
+            *last = Some(Instant::now());
+            match (refresh.fetch)().await {
+                Ok(keys) => {
+                    log::info!("refreshed verification keys ({} keys)", keys.len());
+                    self.replace_keys(keys);
+                }
+                Err(e) => log::warn!("refreshing verification keys failed, keeping old keys: {e}"),
+            }
+        }
+        drop(last);
+        self.verify_now(token)
+    }
+
+    /// Whether the current key set has at least one key.
+    pub fn has_keys(&self) -> bool {
+        !self.keys().is_empty()
+    }
+
+    /// Replaces the key set.
+    pub fn replace_keys(&self, keys: KeySet) {
+        let keys = Arc::new(keys);
+        match self.keys.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    /// The verification config.
+    pub fn config(&self) -> &VerifyConfig {
+        &self.config
+    }
+}
+
+#[cfg(test)]
+mod tests;

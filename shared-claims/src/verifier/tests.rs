@@ -1,0 +1,478 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::testing::*;
+use crate::{Issuer, SigningKey, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+
+fn config() -> VerifyConfig {
+    VerifyConfig {
+        issuer: DEFAULT_ISSUER.into(),
+        audience: DEFAULT_AUDIENCE.into(),
+        leeway_seconds: 0,
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn valid_claims() -> Value {
+    serde_json::to_value(claims_for_testing(42, "a@example.com", 600)).unwrap()
+}
+
+fn with(mut v: Value, key: &str, value: Value) -> Value {
+    v[key] = value;
+    v
+}
+
+fn without(mut v: Value, key: &str) -> Value {
+    v.as_object_mut().unwrap().remove(key);
+    v
+}
+
+fn ed_token(claims: &Value) -> String {
+    encode_for_testing(claims, &test_signing_key())
+}
+
+fn verify_ed(token: &str) -> Result<Claims, VerifyError> {
+    test_key_set().verify(token, &config())
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+/// HS256-signs with an arbitrary header (for algorithm-confusion tests).
+fn hs256_with_header(header: &Value, claims: &Value, secret: &[u8]) -> String {
+    let msg = format!("{}.{}", b64(header), b64(claims));
+    let tag = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+        msg.as_bytes(),
+    );
+    format!("{msg}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+#[test]
+fn accepts_valid_token() {
+    let claims = verify_ed(&ed_token(&valid_claims())).unwrap();
+    assert_eq!(claims.user_id(), Some(42));
+    assert_eq!(claims.email, "a@example.com");
+}
+
+#[test]
+fn rejects_alg_none() {
+    let header = b64(&json!({"alg": "none", "typ": "JWT"}));
+    let token = format!("{header}.{}.", b64(&valid_claims()));
+    assert!(verify_ed(&token).is_err());
+    let hs = KeySet::hs256(TEST_HS256_SECRET).unwrap();
+    assert!(hs.verify(&token, &config()).is_err());
+}
+
+#[test]
+fn rejects_hs256_token_against_eddsa_set() {
+    let token = encode_hs256_for_testing(&valid_claims(), TEST_HS256_SECRET);
+    assert!(matches!(
+        verify_ed(&token),
+        Err(VerifyError::AlgorithmMismatch {
+            expected: Alg::EdDSA,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn rejects_eddsa_token_against_hs256_set() {
+    let token = ed_token(&valid_claims());
+    let hs = KeySet::hs256(TEST_HS256_SECRET).unwrap();
+    assert!(matches!(
+        hs.verify(&token, &config()),
+        Err(VerifyError::AlgorithmMismatch {
+            expected: Alg::HS256,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn rejects_hs256_signed_with_public_key() {
+    let key = test_signing_key();
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": key.kid()});
+    for secret in [
+        key.public_key_bytes().to_vec(),
+        key.public_key_pem().into_bytes(),
+    ] {
+        let token = hs256_with_header(&header, &valid_claims(), &secret);
+        assert!(matches!(
+            verify_ed(&token),
+            Err(VerifyError::AlgorithmMismatch { .. })
+        ));
+    }
+}
+
+#[test]
+fn rejects_tampered_payload() {
+    let token = ed_token(&valid_claims());
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = b64(&with(valid_claims(), "sub", json!("1")));
+    let tampered = format!("{}.{}.{}", parts[0], forged, parts[2]);
+    assert!(matches!(verify_ed(&tampered), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_signature_of_another_key_with_forged_kid() {
+    let other = SigningKey::generate().unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(test_signing_key().kid().to_string());
+    let token = jsonwebtoken::encode(&header, &valid_claims(), &other.encoding_key()).unwrap();
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_exp_one_second_ago() {
+    let token = ed_token(&with(valid_claims(), "exp", json!(now() - 1)));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Expired)));
+}
+
+#[test]
+fn rejects_exp_equal_now() {
+    // Retry if the second ticks between encoding and verification.
+    for _ in 0..5 {
+        let t = now();
+        let token = ed_token(&with(valid_claims(), "exp", json!(t)));
+        let result = verify_ed(&token);
+        if now() == t {
+            assert!(matches!(result, Err(VerifyError::Expired)));
+            return;
+        }
+    }
+    panic!("clock kept ticking");
+}
+
+#[test]
+fn rejects_exp_as_string() {
+    let token = ed_token(&with(valid_claims(), "exp", json!("9999999999")));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_missing_exp() {
+    let token = ed_token(&without(valid_claims(), "exp"));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_nbf_in_future() {
+    let token = ed_token(&with(valid_claims(), "nbf", json!(now() + 60)));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::NotYetValid)));
+}
+
+#[test]
+fn rejects_wrong_iss() {
+    let token = ed_token(&with(valid_claims(), "iss", json!("evil-service")));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_missing_iss() {
+    let token = ed_token(&without(valid_claims(), "iss"));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_wrong_aud() {
+    let token = ed_token(&with(valid_claims(), "aud", json!("other-service")));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_missing_aud() {
+    let token = ed_token(&without(valid_claims(), "aud"));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_missing_sub() {
+    let token = ed_token(&without(valid_claims(), "sub"));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_non_numeric_sub() {
+    let token = ed_token(&with(valid_claims(), "sub", json!("alice")));
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+}
+
+#[test]
+fn rejects_missing_other_claims() {
+    for claim in ["email", "jti", "iat", "nbf"] {
+        let token = ed_token(&without(valid_claims(), claim));
+        assert!(
+            matches!(verify_ed(&token), Err(VerifyError::Invalid(_))),
+            "{claim}"
+        );
+    }
+}
+
+#[test]
+fn rejects_unknown_kid() {
+    let other = SigningKey::generate().unwrap();
+    let token = encode_for_testing(&valid_claims(), &other);
+    assert!(matches!(
+        verify_ed(&token),
+        Err(VerifyError::UnknownKid(Some(k))) if k == other.kid()
+    ));
+}
+
+#[test]
+fn rejects_missing_kid() {
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    let token =
+        jsonwebtoken::encode(&header, &valid_claims(), &test_signing_key().encoding_key()).unwrap();
+    assert!(matches!(
+        verify_ed(&token),
+        Err(VerifyError::UnknownKid(None))
+    ));
+}
+
+#[test]
+fn rejects_garbage() {
+    for token in ["", "abc", "a.b.c", "a.b", "....", "x.y.z.w"] {
+        assert!(verify_ed(token).is_err(), "{token:?}");
+    }
+}
+
+#[test]
+fn leeway_accepts_recently_expired() {
+    let token = ed_token(&with(valid_claims(), "exp", json!(now() - 2)));
+    let mut cfg = config();
+    cfg.leeway_seconds = 5;
+    assert!(test_key_set().verify(&token, &cfg).is_ok());
+    cfg.leeway_seconds = 0;
+    assert!(matches!(
+        test_key_set().verify(&token, &cfg),
+        Err(VerifyError::Expired)
+    ));
+}
+
+#[test]
+fn error_display_never_contains_token() {
+    let token = ed_token(&with(valid_claims(), "aud", json!("other")));
+    let err = verify_ed(&token).unwrap_err();
+    let text = err.to_string();
+    assert!(!text.contains(&token));
+    for part in token.split('.') {
+        assert!(!text.contains(part));
+    }
+}
+
+#[test]
+fn issuer_jwks_keyset_round_trip() {
+    let key = SigningKey::generate().unwrap();
+    let issuer = Issuer::ed25519(
+        &key,
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::from_secs(900),
+    )
+    .unwrap();
+    assert_eq!(issuer.algorithm(), Alg::EdDSA);
+    let token = issuer
+        .issue(7, "u@example.com", Some("2024-01-01T00:00:00Z".into()))
+        .unwrap();
+    let json = serde_json::to_string(&issuer.jwks()).unwrap();
+    let keys = KeySet::from_jwks_json(&json).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys.contains(key.kid()));
+    let claims = keys.verify(&token, &config()).unwrap();
+    assert_eq!(claims.user_id(), Some(7));
+    assert_eq!(claims.email, "u@example.com");
+    assert_eq!(claims.exp - claims.iat, 900);
+    assert_eq!(claims.iat, claims.nbf);
+    assert_eq!(
+        claims.user_created_at.as_deref(),
+        Some("2024-01-01T00:00:00Z")
+    );
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(key.kid()));
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+
+    // The SPKI PEM gives the same kid.
+    let from_pem = KeySet::from_public_key_pem(&key.public_key_pem()).unwrap();
+    assert!(from_pem.contains(key.kid()));
+    assert!(from_pem.verify(&token, &config()).is_ok());
+}
+
+#[test]
+fn hs256_issuer_keyset_round_trip() {
+    let issuer = Issuer::hs256(
+        TEST_HS256_SECRET,
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_eq!(issuer.algorithm(), Alg::HS256);
+    assert!(issuer.jwks().keys.is_empty());
+    let token = issuer.issue(9, "h@example.com", None).unwrap();
+    let keys = KeySet::hs256(TEST_HS256_SECRET).unwrap();
+    assert_eq!(keys.verify(&token, &config()).unwrap().user_id(), Some(9));
+    let other = KeySet::hs256(&[b'x'; 32]).unwrap();
+    assert!(matches!(
+        other.verify(&token, &config()),
+        Err(VerifyError::Invalid(_))
+    ));
+}
+
+#[test]
+fn hs256_refuses_short_secret() {
+    let short = [b'a'; 31];
+    let err = KeySet::hs256(&short).unwrap_err();
+    assert!(err.to_string().contains("at least 32 bytes"));
+    assert!(Issuer::hs256(&short, "i", "a", Duration::from_secs(1)).is_err());
+    assert!(KeySet::hs256(&[b'a'; 32]).is_ok());
+}
+
+#[test]
+fn from_jwks_skips_unusable_keys() {
+    let key = test_signing_key();
+    let good = serde_json::to_value(key.public_jwk()).unwrap();
+    let no_kid = without(good.clone(), "kid");
+    let oct = json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"});
+    let bad_x = with(
+        with(good.clone(), "x", json!("AAAA")),
+        "kid",
+        json!("short"),
+    );
+    let jwks = json!({"keys": [good, no_kid, oct, bad_x]});
+    let keys = KeySet::from_jwks_json(&jwks.to_string()).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys.contains(key.kid()));
+    assert!(!keys.contains("hmac"));
+    assert!(matches!(
+        KeySet::from_jwks_json("not json"),
+        Err(KeyError::InvalidJwks(_))
+    ));
+}
+
+fn counting_refresh(calls: Arc<AtomicUsize>, keys: KeySet) -> RefreshFn {
+    Box::new(move || {
+        let calls = Arc::clone(&calls);
+        let keys = keys.clone();
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(keys)
+        })
+    })
+}
+
+fn two_key_set(a: &SigningKey, b: &SigningKey) -> KeySet {
+    KeySet::from_jwks(&JwkSet {
+        keys: vec![a.public_jwk(), b.public_jwk()],
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn refresh_picks_up_new_key() {
+    let new_key = SigningKey::generate().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
+        Duration::from_secs(60),
+        counting_refresh(calls.clone(), two_key_set(&test_signing_key(), &new_key)),
+    );
+    let token = encode_for_testing(&valid_claims(), &new_key);
+    assert!(matches!(
+        verifier.verify_now(&token),
+        Err(VerifyError::UnknownKid(_))
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert!(verifier.verify(&token).await.is_ok());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Old keys still work; no further refresh needed.
+    assert!(verifier.verify(&ed_token(&valid_claims())).await.is_ok());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn concurrent_unknown_kid_refreshes_once() {
+    // min_interval zero: only the single-flight check prevents extra fetches.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let verifier = Arc::new(Verifier::new(test_key_set(), config()).with_refresh(
+        Duration::ZERO,
+        counting_refresh(calls.clone(), test_key_set()),
+    ));
+    let stranger = SigningKey::generate().unwrap();
+    let token = encode_for_testing(&valid_claims(), &stranger);
+    let results = futures_util::future::join_all((0..20).map(|_| {
+        let verifier = Arc::clone(&verifier);
+        let token = token.clone();
+        async move { verifier.verify(&token).await }
+    }))
+    .await;
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Err(VerifyError::UnknownKid(_)))));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn second_burst_within_min_interval_does_not_refresh() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let verifier = Arc::new(Verifier::new(test_key_set(), config()).with_refresh(
+        Duration::from_secs(60),
+        counting_refresh(calls.clone(), test_key_set()),
+    ));
+    let stranger = SigningKey::generate().unwrap();
+    let token = encode_for_testing(&valid_claims(), &stranger);
+    for _ in 0..2 {
+        let results = futures_util::future::join_all((0..20).map(|_| {
+            let verifier = Arc::clone(&verifier);
+            let token = token.clone();
+            async move { verifier.verify(&token).await }
+        }))
+        .await;
+        assert!(results.iter().all(|r| r.is_err()));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn failed_refresh_keeps_old_keys() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
+        Duration::from_secs(60),
+        Box::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err("auth service down".to_string()) })
+        }),
+    );
+    let stranger = SigningKey::generate().unwrap();
+    let token = encode_for_testing(&valid_claims(), &stranger);
+    assert!(verifier.verify(&token).await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(verifier.has_keys());
+    assert!(verifier.verify(&ed_token(&valid_claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn verifier_without_refresh_and_replace_keys() {
+    let verifier = Verifier::new(KeySet::empty(), config());
+    assert!(!verifier.has_keys());
+    let token = ed_token(&valid_claims());
+    assert!(matches!(
+        verifier.verify(&token).await,
+        Err(VerifyError::UnknownKid(_))
+    ));
+    verifier.replace_keys(test_key_set());
+    assert!(verifier.has_keys());
+    assert!(verifier.verify(&token).await.is_ok());
+    assert_eq!(verifier.config().issuer, DEFAULT_ISSUER);
+}
