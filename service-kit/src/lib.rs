@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod input;
 pub mod logging;
+pub mod testing;
 pub mod time;
 
 pub use db::{Backend, Db, DbConn, DbError, DbOptions};
