@@ -74,24 +74,35 @@ impl PasswordHasher {
             .map_err(|_| ApiError::Internal("password hashing job was dropped".into()))
     }
 
-    /// Hashes a password (at most [`MAX_PASSWORD_BYTES`]; never truncated).
+    /// Hashes a password of at most [`MAX_PASSWORD_BYTES`]; longer ones are an error, never
+    /// truncated. (bcrypt's `non_truncating_*` functions also refuse exactly 72 bytes, which
+    /// bcrypt uses in full, so the limit is checked here instead.)
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(ApiError::Internal(
+                "password longer than bcrypt's limit".into(),
+            ));
+        }
         let cost = self.cost;
-        self.submit(move || bcrypt::non_truncating_hash(password, cost))
+        self.submit(move || bcrypt::hash(password, cost))
             .await?
             .map_err(|e| ApiError::Internal(format!("bcrypt failed: {e}")))
     }
 
     /// Checks a password against a stored hash, or against a dummy hash when there is no
-    /// account (always false then), so both cases cost the same.
+    /// account (always false then), so both cases cost the same. A password longer than
+    /// bcrypt's limit matches nothing.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
         let dummy = Arc::clone(&self.dummy_hash);
         let cost = self.cost;
         self.submit(move || match hash {
-            Some(h) => bcrypt::non_truncating_verify(password, &h).unwrap_or(false),
+            Some(h) => bcrypt::verify(password, &h).unwrap_or(false),
             None => {
                 let h = dummy.get_or_init(|| make_dummy_hash(cost));
-                let _ = bcrypt::non_truncating_verify(password, h);
+                let _ = bcrypt::verify(password, h);
                 false
             }
         })
@@ -100,7 +111,7 @@ impl PasswordHasher {
 }
 
 fn make_dummy_hash(cost: u32) -> String {
-    bcrypt::non_truncating_hash("dummy password for unknown accounts", cost).unwrap_or_else(|_| {
+    bcrypt::hash("dummy password for unknown accounts", cost).unwrap_or_else(|_| {
         String::from("$2b$12$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva")
     })
 }

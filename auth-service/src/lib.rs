@@ -28,7 +28,7 @@ use hashing::PasswordHasher;
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 /// Advisory lock key under which auth-service replicas migrate one at a time.
-const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_6d69_67; // "authmig"
+const MIGRATION_LOCK_KEY: i64 = 0x0061_7574_686d_6967; // "authmig"
 
 /// Bodies larger than this (a megabyte password, say) get 413 before anything else runs.
 const BODY_LIMIT: usize = 64 * 1024;

@@ -243,9 +243,9 @@ impl Fields {
         let value = self.take(field, false)?;
         let parsed = match &value {
             Value::Bool(b) => Some(*b),
-            Value::Number(n) => match n.as_f64() {
-                Some(f) if f == 0.0 => Some(false),
-                Some(f) if f == 1.0 => Some(true),
+            Value::Number(n) => match n.as_i64() {
+                Some(0) => Some(false),
+                Some(1) => Some(true),
                 _ => None,
             },
             Value::String(s) => match s.to_ascii_lowercase().as_str() {

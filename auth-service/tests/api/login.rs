@@ -1,0 +1,163 @@
+use serde_json::{json, Value};
+use shared_claims::{KeySet, VerifyConfig};
+
+use crate::helpers::{detail, spawn_app, PASSWORD};
+
+fn verify_config() -> VerifyConfig {
+    VerifyConfig {
+        issuer: shared_claims::DEFAULT_ISSUER.into(),
+        audience: shared_claims::DEFAULT_AUDIENCE.into(),
+        leeway_seconds: 0,
+    }
+}
+
+service_kit::backend_tests! {
+    async fn form_login_returns_a_bearer_token_that_must_not_be_cached(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("alice@example.com").await;
+        let resp = app.login("alice@example.com", PASSWORD).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["token_type"], "bearer");
+        assert_eq!(body["expires_in"], 1800);
+        assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
+    }
+
+    async fn a_token_verifies_with_nothing_but_the_served_jwks(backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_user("alice@example.com").await;
+        let token = app.token("alice@example.com", PASSWORD).await;
+        let jwks = app.get("/.well-known/jwks.json").await.text().await.unwrap();
+        let keys = KeySet::from_jwks_json(&jwks).unwrap();
+        let claims = keys.verify(&token, &verify_config()).expect("token verifies");
+        assert_eq!(claims.sub, id.to_string());
+        assert_eq!(claims.email, "alice@example.com");
+        assert_eq!(claims.exp - claims.iat, 30 * 60);
+        assert!(claims.user_created_at.is_some());
+    }
+
+    async fn the_token_lifetime_follows_access_token_expire_minutes(backend) {
+        let app = crate::helpers::spawn_app_with(backend, |c| c.access_token_expire_minutes = 5).await;
+        app.create_user("alice@example.com").await;
+        let body: Value = app.login("alice@example.com", PASSWORD).await.json().await.unwrap();
+        assert_eq!(body["expires_in"], 300);
+    }
+
+    async fn login_accepts_json_and_any_case_of_the_email(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("Alice@example.com").await;
+        let resp = app
+            .client
+            .post(app.url("/login"))
+            .json(&json!({"username": "ALICE@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(app.login("alice@EXAMPLE.com", PASSWORD).await.status(), 200);
+    }
+
+    async fn unknown_email_and_wrong_password_get_the_same_403_bytes(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("alice@example.com").await;
+        let wrong = app.login("alice@example.com", "wrong-password").await;
+        let unknown = app.login("nobody@example.com", PASSWORD).await;
+        assert_eq!(wrong.status(), 403);
+        assert_eq!(unknown.status(), 403);
+        let strip = |r: &reqwest::Response| {
+            let mut h: Vec<(String, String)> = r
+                .headers()
+                .iter()
+                .filter(|(k, _)| k.as_str() != "date")
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            h.sort();
+            h
+        };
+        assert_eq!(strip(&wrong), strip(&unknown));
+        assert!(wrong.headers().get("www-authenticate").is_none());
+        let (a, b) = (wrong.bytes().await.unwrap(), unknown.bytes().await.unwrap());
+        assert_eq!(a, b);
+        assert_eq!(&a[..], br#"{"detail":"Invalid Credentials"}"#);
+    }
+
+    async fn an_overlong_password_is_refused_as_invalid_credentials(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("alice@example.com").await;
+        let resp = app.login("alice@example.com", &format!("{PASSWORD}{}", "x".repeat(100))).await;
+        assert_eq!(resp.status(), 403);
+        assert_eq!(detail(resp).await, "Invalid Credentials");
+    }
+
+    async fn missing_login_fields_are_422_in_the_course_shape(backend) {
+        let app = spawn_app(backend).await;
+        let resp = app.client.post(app.url("/login")).form(&[("x", "y")]).send().await.unwrap();
+        assert_eq!(resp.status(), 422);
+        assert_eq!(
+            detail(resp).await,
+            json!([
+                {"loc": ["body", "username"], "msg": "field required", "type": "value_error.missing"},
+                {"loc": ["body", "password"], "msg": "field required", "type": "value_error.missing"}
+            ])
+        );
+        let resp = app.client.post(app.url("/login")).form(&[("username", "a@example.com")]).send().await.unwrap();
+        assert_eq!(
+            detail(resp).await,
+            json!([{"loc": ["body", "password"], "msg": "field required", "type": "value_error.missing"}])
+        );
+        let resp = app
+            .client
+            .post(app.url("/login"))
+            .form(&[("grant_type", "foo"), ("username", "a@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            detail(resp).await,
+            json!([{"loc": ["body", "grant_type"], "msg": "string does not match regex \"password\"",
+                    "type": "value_error.str.regex", "ctx": {"pattern": "password"}}])
+        );
+    }
+
+    async fn a_burst_of_logins_waits_for_the_hashing_threads_instead_of_failing(backend) {
+        let app = crate::helpers::spawn_app_with(backend, |c| c.bcrypt_threads = Some(1)).await;
+        app.create_user("alice@example.com").await;
+        let statuses: Vec<u16> = futures_util::future::join_all(
+            (0..30).map(|_| app.login("alice@example.com", PASSWORD)),
+        )
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    }
+
+    async fn past_the_hashing_queue_signups_get_503_with_retry_after(backend) {
+        // One thread, no waiting room, and a cost high enough that requests overlap.
+        let app = crate::helpers::spawn_app_with(backend, |c| {
+            c.bcrypt_threads = Some(1);
+            c.bcrypt_queue = 0;
+            c.bcrypt_cost = 10;
+        })
+        .await;
+        let responses = futures_util::future::join_all(
+            (0..8).map(|i| app.signup_owned(format!("user{i}@example.com"))),
+        )
+        .await;
+        let created = responses.iter().filter(|r| r.status() == 201).count();
+        let refused: Vec<_> = responses.iter().filter(|r| r.status() == 503).collect();
+        assert!(created >= 1, "some signups get through");
+        assert!(!refused.is_empty(), "the rest are refused, not queued without bound");
+        assert_eq!(created + refused.len(), 8);
+        for r in refused {
+            assert_eq!(r.headers()["retry-after"], "1");
+        }
+    }
+}
+
+impl crate::helpers::TestApp {
+    async fn signup_owned(&self, email: String) -> reqwest::Response {
+        self.signup(&email, PASSWORD).await
+    }
+}

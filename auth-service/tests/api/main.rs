@@ -1,0 +1,9 @@
+//! Black-box tests of the auth service: each starts the real application on port 0 against
+//! a fresh database, on SQLite and on PostgreSQL.
+
+mod config;
+mod helpers;
+mod keys;
+mod login;
+mod throttle;
+mod users;
