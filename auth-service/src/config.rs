@@ -24,6 +24,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Exit 0 when the service at BIND_ADDR answers `/readyz` (for container health checks).
+    Healthcheck,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -102,6 +104,11 @@ pub struct Config {
     /// Origins allowed by CORS: a comma-separated list, or `*`. None by default.
     #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
     pub cors_allow_origins: String,
+
+    /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
 
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]

@@ -12,7 +12,7 @@ pub mod store;
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::Logger;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use service_kit::input::BodyLimit;
@@ -166,7 +166,7 @@ impl Application {
             App::new()
                 .wrap(service_kit::http::json_errors())
                 .wrap(service_kit::http::cors(&origins))
-                .wrap(Logger::new(r#"%{r}a - "%r" %s %Dms"#))
+                .wrap(from_fn(service_kit::logging::access_log))
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(BodyLimit(BODY_LIMIT))
@@ -175,6 +175,7 @@ impl Application {
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(HttpResponse::NotFound))
         })
+        .shutdown_timeout(config.shutdown_grace_seconds)
         .listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers as usize);

@@ -13,21 +13,23 @@ async fn main() -> ExitCode {
         Command::Serve => match Application::build(cli.config).await {
             Ok(app) => {
                 log::info!("auth-service listening on port {}", app.port());
-                app.run_until_stopped().await.map_err(Into::into)
+                app.run_until_stopped().await.map_err(|e| e.to_string())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         },
         Command::Migrate => {
             let db = service_kit::Db::new(&cli.config.db_options());
-            migrate(&db).await.map(|applied| {
-                log::info!("{} migration(s) applied", applied.len());
-            })
+            migrate(&db)
+                .await
+                .map(|applied| log::info!("{} migration(s) applied", applied.len()))
+                .map_err(|e| e.to_string())
         }
+        Command::Healthcheck => service_kit::http::healthcheck(cli.config.bind_addr, "/readyz")
+            .map_err(|e| format!("not healthy: {e}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
             eprintln!("auth-service: {e}");
             ExitCode::FAILURE
         }

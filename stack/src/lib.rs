@@ -1,1 +1,160 @@
-pub fn _x() {}
+//! Both services in one process: the auth service, and the posts service verifying its
+//! tokens through the JWKS document it serves, exactly as when deployed apart.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use actix_web::dev::ServerHandle;
+use futures_util::future::BoxFuture;
+
+/// Settings of the one-command stack.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "stack", version, about = "Runs the auth and posts services together on the embedded default.")]
+pub struct StackConfig {
+    /// Address of the auth service.
+    #[arg(long, env = "AUTH_BIND_ADDR", default_value = "127.0.0.1:8001")]
+    pub auth_bind_addr: SocketAddr,
+
+    /// Address of the posts service.
+    #[arg(long, env = "POSTS_BIND_ADDR", default_value = "127.0.0.1:8000")]
+    pub posts_bind_addr: SocketAddr,
+
+    /// Folder holding the SQLite files and the generated signing key.
+    #[arg(long, env = "STACK_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database of the auth service (default: `sqlite://<data dir>/auth.db`).
+    #[arg(long, env = "AUTH_DATABASE_URL")]
+    pub auth_database_url: Option<String>,
+
+    /// Database of the posts service (default: `sqlite://<data dir>/posts.db`).
+    #[arg(long, env = "POSTS_DATABASE_URL")]
+    pub posts_database_url: Option<String>,
+
+    /// Lifetime of an access token, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=525_600))]
+    pub access_token_expire_minutes: u64,
+
+    /// bcrypt cost factor (4..=31).
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+
+    /// Origins allowed by CORS on both services: a comma-separated list, or `*`.
+    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
+    pub cors_allow_origins: String,
+
+    /// HTTP worker threads per service (default: one per core).
+    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: Option<u32>,
+}
+
+impl StackConfig {
+    /// The two services' own settings, derived from the stack's.
+    pub fn service_configs(&self) -> (auth_service::Config, posts_service::Config) {
+        let sqlite = |file: &str| format!("sqlite://{}", self.data_dir.join(file).display());
+        let mut auth = auth_service::Config::defaults();
+        auth.bind_addr = self.auth_bind_addr;
+        auth.database_url = self
+            .auth_database_url
+            .clone()
+            .unwrap_or_else(|| sqlite("auth.db"));
+        auth.jwt_private_key_file = self.data_dir.join("auth-signing-key.pem");
+        auth.access_token_expire_minutes = self.access_token_expire_minutes;
+        auth.bcrypt_cost = self.bcrypt_cost;
+        auth.cors_allow_origins = self.cors_allow_origins.clone();
+        auth.workers = self.workers;
+
+        let mut posts = posts_service::Config::defaults();
+        posts.bind_addr = self.posts_bind_addr;
+        posts.database_url = self
+            .posts_database_url
+            .clone()
+            .unwrap_or_else(|| sqlite("posts.db"));
+        posts.cors_allow_origins = self.cors_allow_origins.clone();
+        posts.workers = self.workers;
+        (auth, posts)
+    }
+}
+
+/// Why the stack could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("auth-service: {0}")]
+    Auth(#[from] auth_service::StartError),
+    #[error("posts-service: {0}")]
+    Posts(#[from] posts_service::StartError),
+}
+
+/// Both services, bound and serving.
+pub struct Stack {
+    pub auth_port: u16,
+    pub posts_port: u16,
+    auth: ServerHandle,
+    posts: ServerHandle,
+    running: BoxFuture<'static, std::io::Result<()>>,
+}
+
+impl Stack {
+    /// Starts the auth service, then the posts service pointed at its JWKS document.
+    pub async fn start(config: &StackConfig) -> Result<Stack, StackError> {
+        let (auth_config, mut posts_config) = config.service_configs();
+        let auth_host = auth_config.bind_addr.ip();
+        let auth = auth_service::Application::build(auth_config).await?;
+        let auth_port = auth.port();
+        let auth_host = if auth_host.is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            auth_host.to_string()
+        };
+        posts_config.jwt_jwks_url =
+            format!("http://{auth_host}:{auth_port}/.well-known/jwks.json");
+        let posts = posts_service::Application::build(posts_config).await?;
+        let posts_port = posts.port();
+        let (auth_handle, posts_handle) = (auth.handle(), posts.handle());
+        let running = Box::pin(async move {
+            let (a, p) = futures_util::future::join(
+                auth.run_until_stopped(),
+                posts.run_until_stopped(),
+            )
+            .await;
+            a.and(p)
+        });
+        Ok(Stack {
+            auth_port,
+            posts_port,
+            auth: auth_handle,
+            posts: posts_handle,
+            running,
+        })
+    }
+
+    /// Serves until both services stop (Ctrl-C or SIGTERM stops both gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.running.await
+    }
+
+    /// Serves in the background (for tests); the returned handle stops both.
+    pub fn spawn(self) -> StackHandle {
+        let handle = StackHandle {
+            auth: self.auth.clone(),
+            posts: self.posts.clone(),
+        };
+        actix_web::rt::spawn(self.running);
+        handle
+    }
+}
+
+/// Stops a spawned stack.
+#[derive(Clone)]
+pub struct StackHandle {
+    auth: ServerHandle,
+    posts: ServerHandle,
+}
+
+impl StackHandle {
+    pub async fn stop(&self) {
+        futures_util::future::join(self.auth.stop(true), self.posts.stop(true)).await;
+    }
+}

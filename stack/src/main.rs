@@ -1,0 +1,39 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use stack::{Stack, StackConfig};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let config = StackConfig::parse();
+    service_kit::logging::init();
+    let stack = match Stack::start(&config).await {
+        Ok(stack) => stack,
+        Err(e) => {
+            eprintln!("stack: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let host = |addr: std::net::SocketAddr| {
+        if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        }
+    };
+    let auth = format!("http://{}:{}", host(config.auth_bind_addr), stack.auth_port);
+    let posts = format!("http://{}:{}", host(config.posts_bind_addr), stack.posts_port);
+    println!();
+    println!("  auth service   {auth}   (docs: {auth}/docs/)");
+    println!("  posts service  {posts}   (docs: {posts}/docs/)");
+    println!("  data in {}/ ; Ctrl-C stops both", config.data_dir.display());
+    println!();
+    match stack.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

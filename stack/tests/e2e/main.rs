@@ -1,0 +1,6 @@
+//! End-to-end tests: both services started as `cargo run -p stack` starts them, driven over
+//! HTTP the way a client of the course app drives it, on SQLite and on PostgreSQL.
+
+mod expiry;
+mod helpers;
+mod story;
