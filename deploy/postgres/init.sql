@@ -1,0 +1,3 @@
+-- Each service owns its database (run once, when the volume is new).
+CREATE DATABASE auth;
+CREATE DATABASE posts;
