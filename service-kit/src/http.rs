@@ -108,7 +108,9 @@ pub fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<(), St
     let timeout = Duration::from_secs(3);
     let mut stream =
         TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"

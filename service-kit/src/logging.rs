@@ -22,7 +22,13 @@ pub fn init() {
             if record.target() == ACCESS_TARGET {
                 writeln!(buf, "{}: {}", record.level(), record.args())
             } else {
-                writeln!(buf, "{}: [{}] {}", record.level(), record.target(), record.args())
+                writeln!(
+                    buf,
+                    "{}: [{}] {}",
+                    record.level(),
+                    record.target(),
+                    record.args()
+                )
             }
         })
         .try_init();

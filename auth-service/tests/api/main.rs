@@ -5,5 +5,7 @@ mod config;
 mod helpers;
 mod keys;
 mod login;
+mod outage;
+mod shutdown;
 mod throttle;
 mod users;

@@ -1,0 +1,64 @@
+//! Graceful shutdown of the real binary: on SIGTERM it stops accepting, lets in-flight
+//! requests finish, and exits 0.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+#[actix_web::test]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-service"))
+        .env_clear()
+        .current_dir(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        // Slow hashing keeps a signup in flight long enough to send SIGTERM meanwhile.
+        .env("BCRYPT_COST", "15")
+        .env("SHUTDOWN_GRACE_SECONDS", "20")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("the service logs its port").unwrap();
+        if let Some(rest) = line.split("listening on port ").nth(1) {
+            break rest.trim().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+
+    let url = format!("http://127.0.0.1:{port}/users/");
+    let in_flight = actix_web::rt::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&json!({"email": "slow@example.com", "password": "password123"}))
+            .send()
+            .await
+    });
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(resp.status(), 201);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+    let log = log.join().unwrap().join("\n");
+    assert!(log.contains("graceful shutdown"), "{log}");
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+}
