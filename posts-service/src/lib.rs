@@ -1,1 +1,144 @@
-pub fn _x() {}
+//! The posts service: posts and votes for bearers of the auth service's tokens, which it
+//! verifies locally (never calling the auth service per request).
+
+pub mod config;
+pub mod keys;
+pub mod openapi;
+pub mod routes;
+pub mod schema;
+pub mod store;
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use service_kit::input::BodyLimit;
+use service_kit::Db;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use config::Config;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Advisory lock key under which posts-service replicas migrate one at a time.
+const MIGRATION_LOCK_KEY: i64 = 0x706f_7374_736d_6967; // "postsmig"
+
+/// Bodies larger than this get 413 before anything else runs.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What handlers share (the token [`shared_claims::Verifier`] is registered separately, for
+/// the `AuthUser` extractor).
+pub struct AppState {
+    pub db: Db,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("verification key: {0}")]
+    Key(#[from] shared_claims::KeyError),
+    #[error("database migrations failed: {0}")]
+    Migrations(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<service_kit::DbError> for StartError {
+    fn from(e: service_kit::DbError) -> Self {
+        StartError::Migrations(e.to_string())
+    }
+}
+
+/// Applies pending migrations (the `migrate` subcommand, and every start).
+pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
+    db.run(|conn| {
+        conn.run_migrations(POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, MIGRATION_LOCK_KEY)
+            .map_err(StartError::Migrations)
+    })
+    .await
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Sets up the keys, migrates the database and binds the listener. With a JWKS URL the
+    /// keys load in the background: start-up never waits for the auth service.
+    pub async fn build(config: Config) -> Result<Application, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        let (verifier, key_loader) = keys::verifier(&config)?;
+        let db = Db::new(&config.db_options());
+        let applied = migrate(&db).await?;
+        if !applied.is_empty() {
+            log::info!("applied migrations: {}", applied.join(", "));
+        }
+        let state = web::Data::new(AppState { db });
+
+        let listener = TcpListener::bind(config.bind_addr).map_err(|source| StartError::Bind {
+            addr: config.bind_addr,
+            source,
+        })?;
+        let port = listener.local_addr()?.port();
+        let origins = service_kit::http::comma_list(&config.cors_allow_origins);
+        let openapi = openapi::ApiDoc::openapi();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(service_kit::http::json_errors())
+                .wrap(service_kit::http::cors(&origins))
+                .wrap(from_fn(service_kit::logging::access_log))
+                .app_data(state.clone())
+                .app_data(verifier.clone())
+                .app_data(BodyLimit(BODY_LIMIT))
+                .configure(routes::configure)
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+                .route("/docs", web::get().to(docs_redirect))
+                .default_service(web::to(HttpResponse::NotFound))
+        })
+        .shutdown_timeout(config.shutdown_grace_seconds)
+        .listen(listener)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers as usize);
+        }
+        if let Some(loader) = key_loader {
+            actix_web::rt::spawn(loader);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (Ctrl-C / SIGTERM, or through [`Self::handle`]).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}

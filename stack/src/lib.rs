@@ -9,7 +9,11 @@ use futures_util::future::BoxFuture;
 
 /// Settings of the one-command stack.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "stack", version, about = "Runs the auth and posts services together on the embedded default.")]
+#[command(
+    name = "stack",
+    version,
+    about = "Runs the auth and posts services together on the embedded default."
+)]
 pub struct StackConfig {
     /// Address of the auth service.
     #[arg(long, env = "AUTH_BIND_ADDR", default_value = "127.0.0.1:8001")]
@@ -108,17 +112,14 @@ impl Stack {
         } else {
             auth_host.to_string()
         };
-        posts_config.jwt_jwks_url =
-            format!("http://{auth_host}:{auth_port}/.well-known/jwks.json");
+        posts_config.jwt_jwks_url = format!("http://{auth_host}:{auth_port}/.well-known/jwks.json");
         let posts = posts_service::Application::build(posts_config).await?;
         let posts_port = posts.port();
         let (auth_handle, posts_handle) = (auth.handle(), posts.handle());
         let running = Box::pin(async move {
-            let (a, p) = futures_util::future::join(
-                auth.run_until_stopped(),
-                posts.run_until_stopped(),
-            )
-            .await;
+            let (a, p) =
+                futures_util::future::join(auth.run_until_stopped(), posts.run_until_stopped())
+                    .await;
             a.and(p)
         });
         Ok(Stack {

@@ -23,11 +23,18 @@ async fn main() -> ExitCode {
         }
     };
     let auth = format!("http://{}:{}", host(config.auth_bind_addr), stack.auth_port);
-    let posts = format!("http://{}:{}", host(config.posts_bind_addr), stack.posts_port);
+    let posts = format!(
+        "http://{}:{}",
+        host(config.posts_bind_addr),
+        stack.posts_port
+    );
     println!();
     println!("  auth service   {auth}   (docs: {auth}/docs/)");
     println!("  posts service  {posts}   (docs: {posts}/docs/)");
-    println!("  data in {}/ ; Ctrl-C stops both", config.data_dir.display());
+    println!(
+        "  data in {}/ ; Ctrl-C stops both",
+        config.data_dir.display()
+    );
     println!();
     match stack.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,

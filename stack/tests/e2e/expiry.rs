@@ -8,7 +8,10 @@ use shared_claims::testing::{claims_for_testing, encode_for_testing, test_signin
 use crate::helpers::{detail, spawn_stack, spawn_stack_with};
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// Sleeps until the wall clock has reached `exp` (a whole second).
@@ -42,22 +45,31 @@ service_kit::backend_tests! {
 /// and a minute later the same request is refused.
 #[actix_web::test]
 async fn a_real_one_minute_token_expires_after_one_minute() {
-    let stack = spawn_stack_with(service_kit::Backend::Sqlite, |c| c.access_token_expire_minutes = 1).await;
+    let stack = spawn_stack_with(service_kit::Backend::Sqlite, |c| {
+        c.access_token_expire_minutes = 1
+    })
+    .await;
     stack.sign_up("alice@example.com").await;
     let token = stack.log_in("alice@example.com").await;
     let claims = shared_claims::testing::test_key_set()
-        .verify(&token, &shared_claims::VerifyConfig {
-            issuer: shared_claims::DEFAULT_ISSUER.into(),
-            audience: shared_claims::DEFAULT_AUDIENCE.into(),
-            leeway_seconds: 0,
-        })
+        .verify(
+            &token,
+            &shared_claims::VerifyConfig {
+                issuer: shared_claims::DEFAULT_ISSUER.into(),
+                audience: shared_claims::DEFAULT_AUDIENCE.into(),
+                leeway_seconds: 0,
+            },
+        )
         .unwrap();
     assert_eq!(claims.exp - claims.iat, 60);
     assert_eq!(stack.posts_get("/posts/", &token).await.status(), 200);
 
     // Just before expiry it still works ...
     let exp = claims.exp;
-    actix_web::rt::time::sleep(Duration::from_secs_f64((exp as f64 - 3.0 - unix_now()).max(0.0))).await;
+    actix_web::rt::time::sleep(Duration::from_secs_f64(
+        (exp as f64 - 3.0 - unix_now()).max(0.0),
+    ))
+    .await;
     assert_eq!(stack.posts_get("/posts/", &token).await.status(), 200);
     // ... and from its expiry second on, it does not.
     wait_until(exp).await;

@@ -21,7 +21,10 @@ pub async fn spawn_stack(backend: Backend) -> TestStack {
     spawn_stack_with(backend, |_| {}).await
 }
 
-pub async fn spawn_stack_with(backend: Backend, adjust: impl FnOnce(&mut StackConfig)) -> TestStack {
+pub async fn spawn_stack_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut StackConfig),
+) -> TestStack {
     use clap::Parser;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -104,7 +107,13 @@ impl TestStack {
             .unwrap()
     }
 
-    pub async fn posts_send(&self, method: reqwest::Method, path: &str, token: &str, body: Value) -> Response {
+    pub async fn posts_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> Response {
         self.client
             .request(method, format!("{}{path}", self.posts))
             .bearer_auth(token)
@@ -129,8 +138,13 @@ impl TestStack {
     }
 
     pub async fn vote(&self, token: &str, post_id: i64, dir: i64) -> Response {
-        self.posts_send(reqwest::Method::POST, "/vote/", token, json!({ "post_id": post_id, "dir": dir }))
-            .await
+        self.posts_send(
+            reqwest::Method::POST,
+            "/vote/",
+            token,
+            json!({ "post_id": post_id, "dir": dir }),
+        )
+        .await
     }
 }
 

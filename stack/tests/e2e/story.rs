@@ -139,3 +139,32 @@ service_kit::backend_tests! {
         assert_eq!(detail(resp).await, "Could not validate credentials");
     }
 }
+
+#[actix_web::test]
+async fn stopping_the_stack_stops_both_services() {
+    let stack = spawn_stack(service_kit::Backend::Sqlite).await;
+    for base in [&stack.auth, &stack.posts] {
+        assert_eq!(
+            stack
+                .client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    stack.handle.stop().await;
+    for base in [&stack.auth, &stack.posts] {
+        assert!(
+            stack
+                .client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_err(),
+            "{base} still answers"
+        );
+    }
+}

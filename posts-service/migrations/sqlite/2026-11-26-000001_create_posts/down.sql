@@ -1,0 +1,3 @@
+DROP TABLE votes;
+DROP TABLE posts;
+DROP TABLE authors;

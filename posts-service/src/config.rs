@@ -1,0 +1,157 @@
+//! Typed settings, read once at start from flags, the environment, or a `.env` file.
+//! A bad value stops start-up with a message naming the option.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shared_claims::Alg;
+
+/// The posts service: posts and votes, for bearers of the auth service's tokens.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "posts-service", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Exit 0 when the service at BIND_ADDR answers `/readyz` (for container health checks).
+    Healthcheck,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
+    pub bind_addr: SocketAddr,
+
+    /// `sqlite://path` (embedded default, created on first start) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/posts.db")]
+    pub database_url: String,
+
+    /// Most database connections this process holds.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
+
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(long, env = "DATABASE_TIMEOUT_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub database_timeout_seconds: u64,
+
+    /// Algorithm tokens must use: `EdDSA` (public keys) or `HS256` (shared secret).
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "EdDSA")]
+    pub jwt_algorithm: Alg,
+
+    /// Shared secret for `HS256`, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Where the auth service publishes its public keys (fetched at start, retried until it
+    /// answers, and again on an unknown `kid`). Unused when `JWT_PUBLIC_KEY_FILE` is set.
+    #[arg(
+        long,
+        env = "JWT_JWKS_URL",
+        default_value = "http://127.0.0.1:8001/.well-known/jwks.json"
+    )]
+    pub jwt_jwks_url: String,
+
+    /// An Ed25519 public key (SPKI PEM) to verify tokens with, fully offline (no JWKS fetch).
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// Required `iss` of tokens.
+    #[arg(long, env = "JWT_ISSUER", default_value = shared_claims::DEFAULT_ISSUER)]
+    pub jwt_issuer: String,
+
+    /// Required `aud` of tokens.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = shared_claims::DEFAULT_AUDIENCE)]
+    pub jwt_audience: String,
+
+    /// Clock-skew allowance for `exp` and `nbf`, in seconds.
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub jwt_leeway_seconds: u64,
+
+    /// Least seconds between two JWKS refetches caused by unknown `kid`s.
+    #[arg(long, env = "JWKS_REFRESH_MIN_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub jwks_refresh_min_seconds: u64,
+
+    /// Origins allowed by CORS: a comma-separated list, or `*`. None by default.
+    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
+    pub cors_allow_origins: String,
+
+    /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: Option<u32>,
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and an empty environment.
+    pub fn defaults() -> Config {
+        Config::from_args_only(["posts-service"])
+    }
+
+    /// Parses flags only, ignoring the process environment (for embedding and tests).
+    pub fn from_args_only<I, T>(args: I) -> Config
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Cli::command().mut_args(|a| a.env(None::<&str>));
+        let matches = cmd.get_matches_from(args);
+        Cli::from_arg_matches(&matches)
+            .expect("defaults are valid")
+            .config
+    }
+
+    /// Checks what clap cannot: the pairing of algorithm and key source.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.jwt_algorithm {
+            Alg::HS256 => match &self.jwt_secret {
+                None => Err("JWT_SECRET is required when JWT_ALGORITHM is HS256".into()),
+                Some(s) if s.len() < shared_claims::MIN_SECRET_LEN => Err(format!(
+                    "JWT_SECRET must be at least {} bytes",
+                    shared_claims::MIN_SECRET_LEN
+                )),
+                Some(_) => Ok(()),
+            },
+            Alg::EdDSA if self.jwt_public_key_file.is_some() => Ok(()),
+            Alg::EdDSA => match reqwest::Url::parse(&self.jwt_jwks_url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+                _ => Err(format!(
+                    "JWT_JWKS_URL must be an http(s) URL, got {:?}",
+                    self.jwt_jwks_url
+                )),
+            },
+        }
+    }
+
+    pub fn jwks_refresh_min_interval(&self) -> Duration {
+        Duration::from_secs(self.jwks_refresh_min_seconds)
+    }
+
+    pub fn db_options(&self) -> service_kit::DbOptions {
+        service_kit::DbOptions {
+            url: self.database_url.clone(),
+            max_connections: self.database_pool_size,
+            acquire_timeout: Duration::from_secs(self.database_timeout_seconds),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+use posts_service::{Application, Config, StartError};
+use shared_claims::Alg;
+
+#[test]
+fn defaults_match_the_design() {
+    let c = Config::defaults();
+    assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
+    assert_eq!(c.database_url, "sqlite://data/posts.db");
+    assert_eq!(c.database_pool_size, 10);
+    assert_eq!(c.database_timeout_seconds, 5);
+    assert_eq!(c.jwt_algorithm, Alg::EdDSA);
+    assert_eq!(
+        c.jwt_jwks_url,
+        "http://127.0.0.1:8001/.well-known/jwks.json"
+    );
+    assert!(c.jwt_public_key_file.is_none());
+    assert_eq!(c.jwt_issuer, "auth-service");
+    assert_eq!(c.jwt_audience, "posts-service");
+    assert_eq!(c.jwt_leeway_seconds, 0);
+    assert_eq!(c.jwks_refresh_min_seconds, 10);
+    assert_eq!(c.cors_allow_origins, "");
+    assert!(c.validate().is_ok());
+}
+
+#[test]
+fn bad_values_are_refused_naming_the_option() {
+    let mut c = Config::defaults();
+    c.jwt_algorithm = Alg::HS256;
+    assert!(c.validate().unwrap_err().contains("JWT_SECRET"));
+    c.jwt_secret = Some("short".into());
+    assert!(c.validate().unwrap_err().contains("JWT_SECRET"));
+    c.jwt_secret = Some("x".repeat(32));
+    assert!(c.validate().is_ok());
+
+    let mut c = Config::defaults();
+    c.jwt_jwks_url = "not a url".into();
+    assert!(c.validate().unwrap_err().contains("JWT_JWKS_URL"));
+
+    use clap::Parser;
+    let err =
+        posts_service::config::Cli::try_parse_from(["posts-service", "--jwt-leeway-seconds", "x"])
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("--jwt-leeway-seconds"), "{err}");
+}
+
+#[actix_web::test]
+async fn an_unreadable_public_key_file_stops_start_up() {
+    let mut c = Config::defaults();
+    c.bind_addr = "127.0.0.1:0".parse().unwrap();
+    c.jwt_public_key_file = Some("/nonexistent/key.pem".into());
+    match Application::build(c).await {
+        Err(StartError::Config(msg)) => assert!(msg.contains("JWT_PUBLIC_KEY_FILE"), "{msg}"),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("started without a key"),
+    }
+}

@@ -1,0 +1,212 @@
+use std::path::PathBuf;
+
+use posts_service::{Application, Config};
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use service_kit::testing::TestDatabase;
+use service_kit::Backend;
+use shared_claims::testing::{claims_for_testing, encode_for_testing, test_signing_key};
+use shared_claims::Claims;
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("{label}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub config: Config,
+    /// Kept alive (and removed afterwards) for the test's duration.
+    #[allow(dead_code)]
+    pub db: TestDatabase,
+    #[allow(dead_code)]
+    pub key_dir: TempDir,
+}
+
+/// The settings tests start from: port 0, two workers, and the test public key in a file
+/// (keys fully offline).
+pub fn test_config(db: &TestDatabase, key_dir: &TempDir) -> Config {
+    let key_file = key_dir.0.join("public.pem");
+    std::fs::write(&key_file, test_signing_key().public_key_pem()).unwrap();
+    let mut config = Config::defaults();
+    config.bind_addr = "127.0.0.1:0".parse().unwrap();
+    config.database_url = db.url.clone();
+    config.workers = Some(2);
+    config.jwt_public_key_file = Some(key_file);
+    config
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDatabase::create(backend, "posts");
+    let key_dir = TempDir::new("posts-keys");
+    let mut config = test_config(&db, &key_dir);
+    adjust(&mut config);
+    let app = Application::build(config.clone())
+        .await
+        .expect("the application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: client(),
+        config,
+        db,
+        key_dir,
+    }
+}
+
+/// A client that never follows redirects (both path spellings must answer directly).
+pub fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A valid access token for `user_id`, signed with the test key.
+pub fn token_for(user_id: i64, email: &str) -> String {
+    encode_for_testing(
+        &claims_for_testing(user_id, email, 300),
+        &test_signing_key(),
+    )
+}
+
+/// A token with these exact claims, signed with the test key.
+pub fn token_with(claims: &Claims) -> String {
+    encode_for_testing(claims, &test_signing_key())
+}
+
+pub const ALICE: i64 = 1;
+pub const BOB: i64 = 2;
+
+pub fn alice() -> String {
+    token_for(ALICE, "alice@example.com")
+}
+
+pub fn bob() -> String {
+    token_for(BOB, "bob@example.com")
+}
+
+/// The response's status and JSON body (`Null` when empty).
+pub async fn status_json(resp: Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    };
+    (status, body)
+}
+
+pub fn detail(text: &str) -> Value {
+    json!({ "detail": text })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let req = self.client.request(method, self.url(path));
+        match token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token).send().await.unwrap()
+    }
+
+    pub async fn list(&self, token: &str, query: &str) -> Response {
+        self.get(&format!("/posts/?{query}"), Some(token)).await
+    }
+
+    /// The ids of a page, in order (asserting 200).
+    pub async fn list_ids(&self, token: &str, query: &str) -> Vec<i64> {
+        let (status, body) = status_json(self.list(token, query).await).await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["Post"]["id"].as_i64().unwrap())
+            .collect()
+    }
+
+    pub async fn create_post(&self, token: &str, body: Value) -> Response {
+        self.request(Method::POST, "/posts/", Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a post and returns its id (asserting 201).
+    pub async fn new_post(&self, token: &str, title: &str, published: bool) -> i64 {
+        let resp = self
+            .create_post(
+                token,
+                json!({ "title": title, "content": "some content", "published": published }),
+            )
+            .await;
+        let (status, body) = status_json(resp).await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    pub async fn get_post(&self, token: &str, id: impl std::fmt::Display) -> Response {
+        self.get(&format!("/posts/{id}"), Some(token)).await
+    }
+
+    pub async fn put_post(&self, token: &str, id: impl std::fmt::Display, body: Value) -> Response {
+        self.request(Method::PUT, &format!("/posts/{id}"), Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_post(&self, token: &str, id: impl std::fmt::Display) -> Response {
+        self.request(Method::DELETE, &format!("/posts/{id}"), Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn vote_body(&self, token: &str, body: Value) -> Response {
+        self.request(Method::POST, "/vote/", Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn vote(&self, token: &str, post_id: i64, dir: i64) -> Response {
+        self.vote_body(token, json!({ "post_id": post_id, "dir": dir }))
+            .await
+    }
+}

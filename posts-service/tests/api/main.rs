@@ -1,0 +1,11 @@
+//! Black-box tests of the posts service: each starts the real application on port 0 against
+//! a fresh database, on SQLite and on PostgreSQL, with tokens minted from the shared test key
+//! (no auth service involved).
+
+mod auth;
+mod config;
+mod helpers;
+mod keys;
+mod outage;
+mod posts;
+mod votes;
