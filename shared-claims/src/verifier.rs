@@ -285,7 +285,9 @@ struct Refresh {
 /// The verifier a service keeps in its app state: a [`KeySet`] that can be
 /// refreshed when a token names an unknown `kid`.
 pub struct Verifier {
-    keys: RwLock<Arc<KeySet>>,
+    /// Shared with a refresh task, which installs what it fetched even if the request that
+    /// started it has gone away.
+    keys: Arc<RwLock<Arc<KeySet>>>,
     config: VerifyConfig,
     refresh: Option<Refresh>,
     last_refresh: tokio::sync::Mutex<Option<Instant>>,
@@ -305,7 +307,7 @@ impl Verifier {
     /// A verifier without refresh.
     pub fn new(keys: KeySet, config: VerifyConfig) -> Self {
         Self {
-            keys: RwLock::new(Arc::new(keys)),
+            keys: Arc::new(RwLock::new(Arc::new(keys))),
             config,
             refresh: None,
             last_refresh: tokio::sync::Mutex::new(None),
@@ -352,13 +354,25 @@ impl Verifier {
         let too_soon = last.is_some_and(|t| t.elapsed() < refresh.min_interval);
         if !replaced_meanwhile && !too_soon {
             *last = Some(Instant::now());
-            match (refresh.fetch)().await {
-                Ok(keys) => {
-                    log::info!("refreshed verification keys ({} keys)", keys.len());
-                    self.replace_keys(keys);
+            // The fetch runs as a task of its own: a client that disconnects mid-request
+            // cannot cancel it (and so cannot keep new keys out for `min_interval`).
+            let fetch = (refresh.fetch)();
+            let slot = Arc::clone(&self.keys);
+            let task = tokio::spawn(async move {
+                match fetch.await {
+                    Ok(keys) if keys.is_empty() => {
+                        log::warn!("refreshed key set is empty; keeping the old keys")
+                    }
+                    Ok(keys) => {
+                        log::info!("refreshed verification keys ({} keys)", keys.len());
+                        install(&slot, keys);
+                    }
+                    Err(e) => {
+                        log::warn!("refreshing verification keys failed, keeping old keys: {e}")
+                    }
                 }
-                Err(e) => log::warn!("refreshing verification keys failed, keeping old keys: {e}"),
-            }
+            });
+            let _ = task.await;
         }
         drop(last);
         self.verify_now(token)
@@ -371,16 +385,20 @@ impl Verifier {
 
     /// Replaces the key set.
     pub fn replace_keys(&self, keys: KeySet) {
-        let keys = Arc::new(keys);
-        match self.keys.write() {
-            Ok(mut guard) => *guard = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
-        }
+        install(&self.keys, keys);
     }
 
     /// The verification config.
     pub fn config(&self) -> &VerifyConfig {
         &self.config
+    }
+}
+
+fn install(slot: &RwLock<Arc<KeySet>>, keys: KeySet) {
+    let keys = Arc::new(keys);
+    match slot.write() {
+        Ok(mut guard) => *guard = keys,
+        Err(poisoned) => *poisoned.into_inner() = keys,
     }
 }
 

@@ -476,3 +476,39 @@ async fn verifier_without_refresh_and_replace_keys() {
     assert!(verifier.verify(&token).await.is_ok());
     assert_eq!(verifier.config().issuer, DEFAULT_ISSUER);
 }
+
+#[tokio::test]
+async fn an_empty_refreshed_key_set_keeps_the_old_keys() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
+        Duration::from_secs(60),
+        counting_refresh(calls.clone(), KeySet::empty()),
+    );
+    let stranger = SigningKey::generate().unwrap();
+    assert!(verifier
+        .verify(&encode_for_testing(&valid_claims(), &stranger))
+        .await
+        .is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(verifier.verify(&ed_token(&valid_claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_refresh_completes_even_when_the_request_that_started_it_goes_away() {
+    let new_key = SigningKey::generate().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
+        Duration::from_secs(60),
+        counting_refresh(calls.clone(), two_key_set(&test_signing_key(), &new_key)),
+    );
+    let token = encode_for_testing(&valid_claims(), &new_key);
+    // The client disconnects while the fetch (20 ms) is under way: its future is dropped.
+    let abandoned = tokio::time::timeout(Duration::from_millis(5), verifier.verify(&token)).await;
+    assert!(abandoned.is_err(), "the request was abandoned mid-refresh");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        verifier.verify_now(&token).is_ok(),
+        "the fetched keys were installed anyway"
+    );
+}
