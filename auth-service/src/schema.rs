@@ -15,5 +15,6 @@ diesel::table! {
         email_key -> Text,
         failures -> Integer,
         window_started_at -> Timestamp,
+        pending -> Integer,
     }
 }

@@ -35,7 +35,12 @@ pub struct Config {
     pub bind_addr: SocketAddr,
 
     /// `sqlite://path` (embedded default, created on first start) or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/posts.db")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://data/posts.db"
+    )]
     pub database_url: String,
 
     /// Most database connections this process holds.

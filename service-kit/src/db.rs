@@ -81,9 +81,10 @@ impl DbConn {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the single writer; busy_timeout makes writers
                 // queue instead of failing with SQLITE_BUSY.
+                // busy_timeout first, so the other pragmas wait for a busy database too.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))
@@ -196,16 +197,43 @@ impl DbError {
     }
 }
 
+impl DbError {
+    /// Whether the failure is the database's state (down, lost connection, locked), not the
+    /// request's: the client may retry later.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Unavailable(_) => true,
+            DbError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || {
+                    let m = info.message();
+                    // SQLite under write contention past busy_timeout; PostgreSQL shutting down.
+                    m.contains("database is locked")
+                        || m.contains("database is busy")
+                        || m.contains("terminating connection")
+                        || m.contains("server closed the connection")
+                }
+            }
+            // A connection lost mid-transaction can surface as a failed rollback.
+            DbError::Query(
+                Error::BrokenTransactionManager
+                | Error::RollbackErrorOnCommit { .. }
+                | Error::AlreadyInTransaction,
+            ) => true,
+            DbError::Query(_) => false,
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match e {
-            DbError::Unavailable(cause) => ApiError::unavailable(cause),
-            DbError::Query(Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                info,
-            )) => ApiError::unavailable(info.message().to_string()),
-            DbError::Query(other) => ApiError::Internal(format!("database error: {other}")),
+        if e.is_transient() {
+            ApiError::unavailable(e.to_string())
+        } else {
+            ApiError::Internal(format!("database error: {e}"))
         }
     }
 }
@@ -215,23 +243,59 @@ impl From<DbError> for ApiError {
 pub struct Db {
     pool: r2d2::Pool<DbManager>,
     backend: Backend,
+    /// One permit per pooled connection: requests wait here, asynchronously, rather than
+    /// each holding a blocking thread while it waits for a connection.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    acquire_timeout: Duration,
+}
+
+/// Client settings added to a PostgreSQL URL unless it sets them: connecting gives up after
+/// the acquire timeout, and a peer that vanishes without closing is noticed in seconds
+/// rather than minutes.
+fn with_postgres_timeouts(url: &str, acquire_timeout: Duration) -> String {
+    let mut url = url.to_string();
+    let defaults = [
+        (
+            "connect_timeout",
+            acquire_timeout.as_secs().max(1).to_string(),
+        ),
+        ("keepalives", "1".to_string()),
+        ("keepalives_idle", "10".to_string()),
+        ("keepalives_interval", "5".to_string()),
+        ("keepalives_count", "3".to_string()),
+        ("tcp_user_timeout", "15000".to_string()),
+    ];
+    for (key, value) in defaults {
+        if !url.contains(&format!("{key}=")) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{key}={value}"));
+        }
+    }
+    url
 }
 
 impl Db {
     /// Builds the pool without connecting, so a service can start (and report not ready)
     /// while its database is down.
     pub fn new(options: &DbOptions) -> Db {
+        let backend = Backend::of_url(&options.url);
+        let url = match backend {
+            Backend::Postgres => with_postgres_timeouts(&options.url, options.acquire_timeout),
+            Backend::Sqlite => options.url.clone(),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
             .min_idle(Some(0))
             .connection_timeout(options.acquire_timeout)
             .error_handler(Box::new(LogErrors))
-            .build_unchecked(DbManager {
-                url: options.url.clone(),
-            });
+            .build_unchecked(DbManager { url });
         Db {
             pool,
-            backend: Backend::of_url(&options.url),
+            backend,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                options.max_connections as usize,
+            )),
+            acquire_timeout: options.acquire_timeout,
         }
     }
 
@@ -253,8 +317,22 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let permit = match tokio::time::timeout(
+            self.acquire_timeout,
+            std::sync::Arc::clone(&self.permits).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Err(E::from(DbError::Unavailable(
+                    "timed out waiting for a database connection".into(),
+                )))
+            }
+        };
         let db = self.clone();
         match actix_web::rt::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = db.get()?;
             f(&mut conn)
         })
@@ -285,5 +363,22 @@ struct LogErrors;
 impl r2d2::HandleError<diesel::r2d2::Error> for LogErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
         log::warn!("database connection failed: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_get_timeouts_unless_they_set_them() {
+        let url = with_postgres_timeouts("postgres://u@h/db", Duration::from_secs(3));
+        assert!(url.starts_with("postgres://u@h/db?connect_timeout=3&keepalives=1"));
+        let url = with_postgres_timeouts(
+            "postgres://u@h/db?connect_timeout=9",
+            Duration::from_secs(3),
+        );
+        assert!(url.contains("connect_timeout=9&keepalives=1"));
+        assert_eq!(url.matches("connect_timeout").count(), 1);
     }
 }

@@ -28,20 +28,44 @@ pub struct RawBody {
 }
 
 impl RawBody {
-    /// Whether the request said its body is JSON (`application/json` or `+json`).
+    /// The media type, lower-cased, without parameters.
+    fn essence(&self) -> Option<String> {
+        self.content_type.as_deref().map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+
+    /// Whether the body is to be read as JSON: `application/json`, `+json`, or no content
+    /// type at all (as FastAPI does).
     pub fn is_json(&self) -> bool {
-        self.content_type
-            .as_deref()
-            .map(|ct| {
-                let essence = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                essence == "application/json" || essence.ends_with("+json")
-            })
-            .unwrap_or(false)
+        match self.essence() {
+            None => true,
+            Some(e) => e == "application/json" || e.ends_with("+json"),
+        }
+    }
+
+    /// Name/value pairs of a form body: `multipart/form-data` (text parts), otherwise
+    /// `application/x-www-form-urlencoded`. An unreadable form reads as empty.
+    pub fn form_pairs(&self) -> Vec<(String, String)> {
+        let boundary = self.content_type.as_deref().and_then(|ct| {
+            let mut params = ct.split(';');
+            let essence = params.next()?.trim();
+            if !essence.eq_ignore_ascii_case("multipart/form-data") {
+                return None;
+            }
+            params
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+                .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        });
+        match boundary {
+            Some(boundary) => multipart_pairs(&self.bytes, &boundary),
+            None => serde_urlencoded::from_bytes(&self.bytes).unwrap_or_default(),
+        }
     }
 
     /// Parses the body as a JSON object for field validation.
@@ -60,6 +84,31 @@ impl RawBody {
             Err(e) => Err(ApiError::validation(json_decode_error(&self.bytes, &e))),
         }
     }
+}
+
+/// Text fields of a `multipart/form-data` body (file parts are read as text too).
+fn multipart_pairs(body: &[u8], boundary: &str) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    let delimiter = format!("--{boundary}");
+    text.split(delimiter.as_str())
+        .skip(1)
+        .take_while(|part| !part.starts_with("--"))
+        .filter_map(|part| {
+            let part = part.strip_prefix("\r\n").unwrap_or(part);
+            let (head, value) = part.split_once("\r\n\r\n")?;
+            let name = head.lines().find_map(|line| {
+                let (key, rest) = line.split_once(':')?;
+                if !key.trim().eq_ignore_ascii_case("content-disposition") {
+                    return None;
+                }
+                rest.split(';')
+                    .filter_map(|p| p.trim().split_once('='))
+                    .find(|(k, _)| *k == "name")
+                    .map(|(_, v)| v.trim_matches('"').to_owned())
+            })?;
+            Some((name, value.strip_suffix("\r\n").unwrap_or(value).to_owned()))
+        })
+        .collect()
 }
 
 fn not_a_dict() -> ApiError {
@@ -151,11 +200,14 @@ impl Fields {
         }
     }
 
-    /// Fields from a form: every value is a string.
+    /// Fields from a form: every value is a string; an empty value counts as absent (as
+    /// FastAPI's form fields do).
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Fields {
         let mut map = Map::new();
         for (k, v) in pairs {
-            map.entry(k).or_insert(Value::String(v));
+            if !v.is_empty() {
+                map.entry(k).or_insert(Value::String(v));
+            }
         }
         Fields::new(map)
     }
@@ -192,8 +244,13 @@ impl Fields {
     }
 
     /// A required string; numbers are accepted and turned into text, as pydantic v1 does.
+    /// NUL characters are refused (PostgreSQL cannot store them in text).
     pub fn string(&mut self, field: &str) -> Option<String> {
         match self.take(field, true)? {
+            Value::String(s) if s.contains('\0') => {
+                self.reject(field, NUL_MESSAGE, NUL_TYPE, None);
+                None
+            }
             Value::String(s) => Some(s),
             Value::Number(n) => Some(n.to_string()),
             _ => {
@@ -334,6 +391,9 @@ fn range_error(loc: Vec<Value>, value: i64, min: i64, max: i64) -> Option<FieldE
     }
 }
 
+const NUL_MESSAGE: &str = "string contains a NUL character";
+const NUL_TYPE: &str = "value_error.str.nul";
+
 /// A path segment that must be an integer id (`loc: ["path", name]` on failure).
 pub fn path_id(raw: &str, name: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().map_err(|_| {
@@ -391,9 +451,18 @@ impl Query {
         }
     }
 
-    /// A string parameter, `""` when absent.
-    pub fn string(&self, name: &str) -> String {
-        self.get(name).unwrap_or_default().to_owned()
+    /// A string parameter, `""` when absent; NUL characters are refused.
+    pub fn string(&mut self, name: &str) -> String {
+        let value = self.get(name).unwrap_or_default().to_owned();
+        if value.contains('\0') {
+            self.errors.push(FieldError::new(
+                vec![json!("query"), json!(name)],
+                NUL_MESSAGE,
+                NUL_TYPE,
+            ));
+            return String::new();
+        }
+        value
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
@@ -402,5 +471,64 @@ impl Query {
         } else {
             Err(ApiError::Validation(self.errors))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(content_type: Option<&str>, bytes: &'static [u8]) -> RawBody {
+        RawBody {
+            bytes: Bytes::from_static(bytes),
+            content_type: content_type.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn multipart_forms_read_like_urlencoded_ones() {
+        let b = body(
+            Some("multipart/form-data; boundary=XyZ"),
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\na@example.com\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\npass word\r\n--XyZ--\r\n",
+        );
+        assert_eq!(
+            b.form_pairs(),
+            vec![
+                ("username".to_owned(), "a@example.com".to_owned()),
+                ("password".to_owned(), "pass word".to_owned())
+            ]
+        );
+        let u = body(
+            Some("application/x-www-form-urlencoded"),
+            b"username=a%40example.com&password=x+y",
+        );
+        assert_eq!(u.form_pairs()[1], ("password".to_owned(), "x y".to_owned()));
+    }
+
+    #[test]
+    fn a_body_without_content_type_is_read_as_json() {
+        assert!(body(None, b"{}").json_object().is_ok());
+        assert!(body(Some("text/plain"), b"{}").json_object().is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        let mut f = Fields::new(serde_json::from_str(r#"{"t": "a\u0000b"}"#).unwrap());
+        assert!(f.string("t").is_none());
+        assert!(f.finish().is_err());
+        let mut q = Query::parse("search=a%00b");
+        assert_eq!(q.string("search"), "");
+        assert!(q.finish().is_err());
+    }
+
+    #[test]
+    fn empty_form_values_count_as_absent() {
+        let mut f = Fields::from_pairs(vec![("username".into(), String::new())]);
+        assert!(f.string("username").is_none());
+        let Err(ApiError::Validation(errors)) = f.finish() else {
+            panic!("expected a 422")
+        };
+        assert_eq!(errors[0].kind, "value_error.missing");
     }
 }

@@ -84,7 +84,7 @@ impl Drop for TestDatabase {
 /// Runs each test body once on SQLite and once on PostgreSQL, as `sqlite::name` and
 /// `postgres::name`. The body sees the backend under the given name:
 ///
-/// ```ignore
+/// ```text
 /// service_kit::backend_tests! {
 ///     async fn signing_up_returns_201(backend) {
 ///         let app = spawn_app(backend).await;

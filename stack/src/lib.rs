@@ -82,6 +82,18 @@ impl StackConfig {
     }
 }
 
+/// The URL a client reaches a service bound to `addr` (on `port`) at: an unspecified
+/// address (`0.0.0.0`, `[::]`) is reached through loopback; IPv6 hosts get brackets.
+pub fn base_url(addr: SocketAddr, port: u16) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, port))
+}
+
 /// Why the stack could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -157,5 +169,27 @@ pub struct StackHandle {
 impl StackHandle {
     pub async fn stop(&self) {
         futures_util::future::join(self.auth.stop(true), self.posts.stop(true)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_url;
+
+    #[test]
+    fn base_urls_reach_unspecified_addresses_through_loopback_and_bracket_ipv6() {
+        assert_eq!(
+            base_url("0.0.0.0:1".parse().unwrap(), 8001),
+            "http://127.0.0.1:8001"
+        );
+        assert_eq!(
+            base_url("[::]:1".parse().unwrap(), 8001),
+            "http://[::1]:8001"
+        );
+        assert_eq!(base_url("[::1]:0".parse().unwrap(), 9), "http://[::1]:9");
+        assert_eq!(
+            base_url("10.1.2.3:0".parse().unwrap(), 9),
+            "http://10.1.2.3:9"
+        );
     }
 }

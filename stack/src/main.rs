@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use stack::{Stack, StackConfig};
+use stack::{base_url, Stack, StackConfig};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -15,19 +15,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let host = |addr: std::net::SocketAddr| {
-        if addr.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            addr.ip().to_string()
-        }
-    };
-    let auth = format!("http://{}:{}", host(config.auth_bind_addr), stack.auth_port);
-    let posts = format!(
-        "http://{}:{}",
-        host(config.posts_bind_addr),
-        stack.posts_port
-    );
+    let auth = base_url(config.auth_bind_addr, stack.auth_port);
+    let posts = base_url(config.posts_bind_addr, stack.posts_port);
     println!();
     println!("  auth service   {auth}   (docs: {auth}/docs/)");
     println!("  posts service  {posts}   (docs: {posts}/docs/)");

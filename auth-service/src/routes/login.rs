@@ -10,7 +10,7 @@ use service_kit::ApiError;
 use utoipa::ToSchema;
 
 use crate::domain::email_key;
-use crate::store;
+use crate::store::{self, CheckOutcome};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,14 +40,15 @@ pub struct LoginForm {
     grant_type: Option<String>,
 }
 
+/// The longest email address there is: a longer username cannot be an account.
+const MAX_EMAIL_BYTES: usize = 254;
+
 fn login_fields(body: &RawBody) -> Result<Fields, ApiError> {
-    if body.is_json() {
+    if body.content_type.is_some() && body.is_json() {
         return body.json_object();
     }
-    // Form bodies; anything unparsable reads as an empty form (so: fields required).
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body.bytes).unwrap_or_default();
-    Ok(Fields::from_pairs(pairs))
+    // Forms (urlencoded or multipart); anything unparsable reads as an empty form.
+    Ok(Fields::from_pairs(body.form_pairs()))
 }
 
 /// Exchanges email and password for an access token.
@@ -79,59 +80,66 @@ pub async fn login(state: web::Data<AppState>, body: RawBody) -> Result<HttpResp
         return Err(ApiError::Internal("validated fields missing".into()));
     };
 
+    if username.len() > MAX_EMAIL_BYTES {
+        // No account has such a name: refuse without touching the database.
+        return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()));
+    }
     let key = email_key(&username);
     let now = service_kit::time::now_utc();
     let window = TimeDelta::minutes(state.throttle.window_minutes);
-    let max_failures = state.throttle.max_failures;
+    let max_attempts = state.throttle.max_failures;
 
-    // One trip to the database: is the account locked, and who is it?
+    // One trip to the database: reserve this password check (before it runs, so parallel
+    // guesses cannot exceed the limit), and find the account.
     let lookup_key = key.clone();
-    let (failures, user) = state
+    let (reservation, user) = state
         .db
         .run(move |conn| {
-            let failures = store::login_failures_of(conn, &lookup_key)?
-                .filter(|(_, started)| *started + window > now);
-            let user = store::user_by_email_key(conn, &lookup_key)?;
-            Ok::<_, ApiError>((failures, user))
+            let reservation =
+                store::reserve_login_attempt(conn, &lookup_key, now, now - window, max_attempts)?;
+            let user = match reservation {
+                store::Reservation::Granted => store::user_by_email_key(conn, &lookup_key)?,
+                store::Reservation::Refused { .. } => None,
+            };
+            Ok::<_, ApiError>((reservation, user))
         })
         .await?;
-    if let Some((count, started)) = failures {
-        if count >= max_failures {
-            let remaining = (started + window - now).num_seconds().max(1);
-            log::info!("login throttled for an account after {count} failures");
-            return Err(ApiError::TooManyRequests {
-                detail: "Too many failed login attempts, try again later".into(),
-                retry_after: remaining as u64,
-            });
-        }
+    if let store::Reservation::Refused {
+        locked,
+        window_started_at,
+    } = reservation
+    {
+        let retry_after = if locked {
+            log::info!("login throttled for an account after {max_attempts} failures");
+            (window_started_at + window - now).num_seconds().max(1) as u64
+        } else {
+            1 // only other checks in flight fill the budget: they end within a second
+        };
+        return Err(ApiError::TooManyRequests {
+            detail: "Too many failed login attempts, try again later".into(),
+            retry_after,
+        });
     }
 
-    // No account has a password longer than bcrypt's limit: the hasher refuses those at once.
-    let valid = state
+    // A password longer than bcrypt's limit matches nothing; the hasher refuses it at once.
+    let verified = state
         .hasher
         .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
-        .await?;
-
-    let user = match user {
-        Some(user) if valid => user,
-        _ => {
-            let cutoff = now - window;
-            state
-                .db
-                .run(move |conn| store::record_login_failure(conn, &key, now, cutoff))
-                .await
-                .map_err(ApiError::from)?;
-            return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()));
-        }
+        .await;
+    let (outcome, user) = match (&verified, user) {
+        (Ok(true), Some(user)) => (CheckOutcome::Succeeded, Some(user)),
+        (Ok(_), _) => (CheckOutcome::Failed, None),
+        (Err(_), _) => (CheckOutcome::NotChecked, None),
     };
-
-    if failures.is_some() {
-        state
-            .db
-            .run(move |conn| store::clear_login_failures(conn, &key))
-            .await
-            .map_err(ApiError::from)?;
-    }
+    state
+        .db
+        .run(move |conn| store::settle_login_attempt(conn, &key, now, outcome))
+        .await
+        .map_err(ApiError::from)?;
+    verified?;
+    let Some(user) = user else {
+        return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()));
+    };
     let access_token = state
         .issuer
         .issue(

@@ -75,4 +75,17 @@ service_kit::backend_tests! {
         assert_eq!(resp.status(), 429);
         let _: Value = resp.json().await.unwrap();
     }
+    async fn parallel_guesses_cannot_exceed_the_limit(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("target@example.com").await;
+        let statuses: Vec<u16> = futures_util::future::join_all(
+            (0..30).map(|_| app.login("target@example.com", "wrong-password")),
+        )
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 10, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20, "{statuses:?}");
+    }
 }

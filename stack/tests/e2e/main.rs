@@ -1,6 +1,10 @@
 //! End-to-end tests: both services started as `cargo run -p stack` starts them, driven over
 //! HTTP the way a client of the course app drives it, on SQLite and on PostgreSQL.
 
+mod compose;
+mod docs;
 mod expiry;
+mod gateway;
 mod helpers;
+mod processes;
 mod story;

@@ -1,0 +1,230 @@
+//! The gateway's own routing config (deploy/gateway) in Debian's nginx, on loopback, in front
+//! of two auth and two posts processes sharing one PostgreSQL: the course flow through one
+//! base URL, and a posts replica stopped mid-run without a GET failing.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use service_kit::testing::TestDatabase;
+use service_kit::Backend;
+
+use crate::processes::{tool_available, ServiceProcess};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_nginx(dir: &Path, port: u16, auth: &[u16], posts: &[u16]) -> Nginx {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/gateway");
+    let upstream = |name: &str, ports: &[u16]| {
+        let servers: String = ports
+            .iter()
+            .map(|p| format!("    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n"))
+            .collect();
+        format!("upstream {name} {{\n{servers}    keepalive 8;\n}}\n")
+    };
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         include {http};\n{auth}{posts}  server {{\n    listen 127.0.0.1:{port};\n    include {routes};\n  }}\n}}\n",
+        http = deploy.join("http.conf").display(),
+        routes = deploy.join("routes.conf").display(),
+        auth = upstream("auth", auth),
+        posts = upstream("posts", posts),
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let check = Command::new(NGINX)
+        .args(["-t", "-q", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "nginx -t: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let child = Command::new(NGINX)
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Nginx(child)
+}
+
+#[actix_web::test]
+async fn the_gateway_serves_the_course_flow_and_survives_a_posts_replica_stopping() {
+    if !tool_available(NGINX, "nginx") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signing-key.pem");
+    std::fs::write(&key, shared_claims::testing::TEST_ED25519_PRIVATE_PEM).unwrap();
+    let auth_db = TestDatabase::create(Backend::Postgres, "gw_auth");
+    let posts_db = TestDatabase::create(Backend::Postgres, "gw_posts");
+
+    // Two auth replicas start together on the empty database (the migration lock serialises them).
+    let auth_env = vec![
+        ("DATABASE_URL", auth_db.url.clone()),
+        ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
+        ("BCRYPT_COST", "4".to_string()),
+    ];
+    let (a1, a2) = std::thread::scope(|s| {
+        let a = s.spawn(|| ServiceProcess::start("auth-service", &auth_env));
+        let b = s.spawn(|| ServiceProcess::start("auth-service", &auth_env));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let posts_env = vec![
+        ("DATABASE_URL", posts_db.url.clone()),
+        (
+            "JWT_JWKS_URL",
+            format!("http://127.0.0.1:{}/.well-known/jwks.json", a1.port),
+        ),
+        ("SHUTDOWN_GRACE_SECONDS", "10".to_string()),
+    ];
+    let (p1, p2) = std::thread::scope(|s| {
+        let a = s.spawn(|| ServiceProcess::start("posts-service", &posts_env));
+        let b = s.spawn(|| ServiceProcess::start("posts-service", &posts_env));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let port = free_port();
+    let _nginx = start_nginx(dir.path(), port, &[a1.port, a2.port], &[p1.port, p2.port]);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    // Wait for nginx and both posts replicas' keys.
+    for _ in 0..100 {
+        let ready = futures_util::future::join_all(
+            [p1.port, p2.port].map(|p| client.get(format!("http://127.0.0.1:{p}/readyz")).send()),
+        )
+        .await
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|r| r.status() == 200));
+        if ready && client.get(format!("{base}/")).send().await.is_ok() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The course flow through one base URL.
+    let resp = client
+        .post(format!("{base}/users/"))
+        .json(&json!({"email": "gw@example.com", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = client
+        .post(format!("{base}/login"))
+        .form(&[("username", "gw@example.com"), ("password", "password123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = client
+        .post(format!("{base}/posts/"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "through the gateway", "content": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let resp = client
+        .post(format!("{base}/vote/"))
+        .bearer_auth(&token)
+        .json(&json!({"post_id": id, "dir": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let jwks: Value = client
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    let resp = client
+        .get(format!("{base}/posts/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["votes"], 1);
+    assert!(client
+        .get(format!("{base}/users/1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+
+    // GETs keep flowing while one posts replica is stopped mid-run.
+    let reader = {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        actix_web::rt::spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in 0..300 {
+                let batch = futures_util::future::join_all((0..4).map(|_| {
+                    client
+                        .get(format!("{base}/posts/?limit=5"))
+                        .bearer_auth(&token)
+                        .send()
+                }))
+                .await;
+                statuses.extend(
+                    batch
+                        .into_iter()
+                        .map(|r| r.map(|r| r.status().as_u16()).unwrap_or(0)),
+                );
+                actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+            }
+            statuses
+        })
+    };
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    p1.terminate();
+    let statuses = reader.await.unwrap();
+    assert_eq!(statuses.len(), 1200);
+    let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 1200 GETs failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(10)]
+    );
+    // The stopped replica finished its requests and exited cleanly.
+    let mut p1 = p1;
+    assert_eq!(p1.child.wait().unwrap().code(), Some(0), "posts exit status after SIGTERM");
+    drop(p2);
+    drop((a1, a2));
+}
