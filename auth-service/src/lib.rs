@@ -176,6 +176,8 @@ impl Application {
                 .default_service(web::to(HttpResponse::NotFound))
         })
         .shutdown_timeout(config.shutdown_grace_seconds)
+        // Signals are handled by `service_kit::http::stop_on_signal`: Ctrl-C is graceful too.
+        .disable_signals()
         .listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers as usize);

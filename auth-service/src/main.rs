@@ -12,6 +12,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => match Application::build(cli.config).await {
             Ok(app) => {
+                actix_web::rt::spawn(service_kit::http::stop_on_signal(vec![app.handle()]));
                 log::info!("auth-service listening on port {}", app.port());
                 app.run_until_stopped().await.map_err(|e| e.to_string())
             }

@@ -128,3 +128,31 @@ pub fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<(), St
         ))
     }
 }
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM, then stops the servers gracefully: they stop
+/// accepting, finish in-flight requests within their shutdown timeout, and their `run`
+/// futures resolve. Services build their servers with `disable_signals()` and spawn this, so
+/// Ctrl-C is as graceful as SIGTERM.
+pub async fn stop_on_signal(servers: Vec<actix_web::dev::ServerHandle>) {
+    #[cfg(unix)]
+    let name = {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let name = {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    };
+    log::info!("{name} received: graceful shutdown, finishing in-flight requests");
+    futures_util::future::join_all(servers.iter().map(|s| s.stop(true))).await;
+}

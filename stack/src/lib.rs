@@ -143,7 +143,12 @@ impl Stack {
         })
     }
 
-    /// Serves until both services stop (Ctrl-C or SIGTERM stops both gracefully).
+    /// Handles to stop the two services.
+    pub fn handles(&self) -> Vec<ServerHandle> {
+        vec![self.auth.clone(), self.posts.clone()]
+    }
+
+    /// Serves until both services are stopped (see [`service_kit::http::stop_on_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.running.await
     }

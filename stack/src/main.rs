@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
         config.data_dir.display()
     );
     println!();
+    actix_web::rt::spawn(service_kit::http::stop_on_signal(stack.handles()));
     match stack.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

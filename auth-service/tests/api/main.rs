@@ -6,6 +6,7 @@ mod helpers;
 mod keys;
 mod login;
 mod outage;
+mod replicas;
 mod shutdown;
 mod throttle;
 mod users;

@@ -54,7 +54,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
     let log = log.join().unwrap().join("\n");
-    assert!(log.contains("graceful shutdown"), "{log}");
+    assert!(log.contains("SIGTERM received: graceful shutdown"), "{log}");
     assert!(
         reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
             .await

@@ -224,7 +224,11 @@ async fn the_gateway_serves_the_course_flow_and_survives_a_posts_replica_stoppin
     );
     // The stopped replica finished its requests and exited cleanly.
     let mut p1 = p1;
-    assert_eq!(p1.child.wait().unwrap().code(), Some(0), "posts exit status after SIGTERM");
+    assert_eq!(
+        p1.child.wait().unwrap().code(),
+        Some(0),
+        "posts exit status after SIGTERM"
+    );
     drop(p2);
     drop((a1, a2));
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: both services started as `cargo run -p stack` starts them, driven over
 //! HTTP the way a client of the course app drives it, on SQLite and on PostgreSQL.
 
+mod binary;
 mod compose;
 mod docs;
 mod expiry;
