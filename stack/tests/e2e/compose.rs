@@ -210,3 +210,17 @@ fn the_services_find_each_other_and_the_signing_key_where_compose_puts_them() {
     assert!(gateway.contains(&format!("server auth:{auth_port}")));
     assert!(gateway.contains(&format!("server posts:{posts_port}")));
 }
+
+#[test]
+fn the_readme_documents_every_environment_variable() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut vars = variables_read(auth_service::config::Cli::command());
+    vars.extend(variables_read(posts_service::config::Cli::command()));
+    vars.extend(variables_read(stack::StackConfig::command()));
+    for var in vars {
+        assert!(
+            readme.contains(&format!("`{var}`")),
+            "README.md does not document {var}"
+        );
+    }
+}
