@@ -43,15 +43,8 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// Most database connections this process holds.
-    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub database_pool_size: u32,
-
-    /// Seconds a request waits for a database connection before answering 503.
-    #[arg(long, env = "DATABASE_TIMEOUT_SECONDS", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=60))]
-    pub database_timeout_seconds: u64,
+    #[command(flatten)]
+    pub pool: service_kit::config::PoolArgs,
 
     /// Lifetime of an access token, in minutes.
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30,
@@ -106,18 +99,8 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=10_080))]
     pub login_failure_window_minutes: u64,
 
-    /// Origins allowed by CORS: a comma-separated list, or `*`. None by default.
-    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
-    pub cors_allow_origins: String,
-
-    /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
-    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=3600))]
-    pub shutdown_grace_seconds: u64,
-
-    /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub workers: Option<u32>,
+    #[command(flatten)]
+    pub server: service_kit::config::ServerArgs,
 }
 
 impl Config {
@@ -132,12 +115,7 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::{CommandFactory, FromArgMatches};
-        let cmd = Cli::command().mut_args(|a| a.env(None::<&str>));
-        let matches = cmd.get_matches_from(args);
-        Cli::from_arg_matches(&matches)
-            .expect("defaults are valid")
-            .config
+        service_kit::config::parse_flags_only::<Cli, _, _>(args).config
     }
 
     /// Checks what clap cannot: the pairing of algorithm and secret.
@@ -162,10 +140,6 @@ impl Config {
     }
 
     pub fn db_options(&self) -> service_kit::DbOptions {
-        service_kit::DbOptions {
-            url: self.database_url.clone(),
-            max_connections: self.database_pool_size,
-            acquire_timeout: Duration::from_secs(self.database_timeout_seconds),
-        }
+        self.pool.options(&self.database_url)
     }
 }

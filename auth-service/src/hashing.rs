@@ -43,6 +43,7 @@ impl PasswordHasher {
         // Prepare the dummy hash in the background so start-up does not wait for it.
         let dummy = Arc::clone(&hasher.dummy_hash);
         std::thread::spawn(move || {
+            lower_priority();
             dummy.get_or_init(|| make_dummy_hash(cost));
         });
         Ok(hasher)
@@ -116,7 +117,22 @@ fn make_dummy_hash(cost: u32) -> String {
     })
 }
 
+/// Hashing runs below the HTTP workers' priority (nice 10 on Linux): a login storm then
+/// uses the CPU left over, and the service's other requests keep their latency. It still
+/// gets most of the CPU when nothing else wants it.
+fn lower_priority() {
+    use thread_priority::{set_current_thread_priority, ThreadPriority, ThreadPriorityValue};
+    // On Linux the cross-platform scale 0..=99 maps onto nice 20..=-20; 24 is nice 10.
+    let Ok(value) = ThreadPriorityValue::try_from(24u8) else {
+        return;
+    };
+    if let Err(e) = set_current_thread_priority(ThreadPriority::Crossplatform(value)) {
+        log::warn!("cannot lower the priority of a hashing thread: {e:?}");
+    }
+}
+
 fn work(rx: &Mutex<Receiver<Job>>) {
+    lower_priority();
     loop {
         let job = match rx.lock() {
             Ok(guard) => guard.recv(),

@@ -12,15 +12,12 @@ pub mod store;
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::web;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
-use service_kit::input::BodyLimit;
 use service_kit::Db;
 use shared_claims::JwkSet;
 use shared_claims::{Alg, Issuer, KeySet, Verifier, VerifyConfig};
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 pub use config::Config;
 use hashing::PasswordHasher;
@@ -159,33 +156,17 @@ impl Application {
             addr: config.bind_addr,
             source,
         })?;
-        let port = listener.local_addr()?.port();
-        let origins = service_kit::http::comma_list(&config.cors_allow_origins);
-        let openapi = openapi::ApiDoc::openapi();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(service_kit::http::json_errors())
-                .wrap(service_kit::http::cors(&origins))
-                .wrap(from_fn(service_kit::logging::access_log))
-                .app_data(state.clone())
-                .app_data(verifier.clone())
-                .app_data(BodyLimit(BODY_LIMIT))
-                .configure(routes::configure)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
-                .route("/docs", web::get().to(docs_redirect))
-                .default_service(web::to(HttpResponse::NotFound))
-        })
-        .shutdown_timeout(config.shutdown_grace_seconds)
-        // Signals are handled by `service_kit::http::stop_on_signal`: Ctrl-C is graceful too.
-        .disable_signals()
-        .listen(listener)?;
-        if let Some(workers) = config.workers {
-            server = server.workers(workers as usize);
-        }
-        Ok(Application {
-            port,
-            server: server.run(),
-        })
+        let service_kit::http::BoundServer { port, server } = service_kit::http::serve(
+            listener,
+            &config.server,
+            BODY_LIMIT,
+            openapi::ApiDoc::openapi(),
+            move |cfg: &mut web::ServiceConfig| {
+                cfg.app_data(state.clone()).app_data(verifier.clone());
+                routes::configure(cfg);
+            },
+        )?;
+        Ok(Application { port, server })
     }
 
     /// The port actually bound (useful with port 0).
@@ -202,10 +183,4 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-async fn docs_redirect() -> HttpResponse {
-    HttpResponse::PermanentRedirect()
-        .insert_header(("Location", "/docs/"))
-        .finish()
 }

@@ -168,25 +168,36 @@ macro_rules! upsert_author {
     }};
 }
 
-/// The statement of [`page_of_posts_with_votes`] (a macro so it is built for each backend).
-macro_rules! page_query {
-    ($caller:expr, $limit:expr, $skip:expr, $pattern:expr) => {{
-        let mut page = posts::table
-            .select(posts::id)
-            .filter(visible_to!($caller))
-            .order(posts::id.desc())
+diesel::alias!(posts as page: PageAlias);
+
+/// The ids of one page: visible to `caller`, newest first, titles matching `$pattern` when
+/// given. Reads `posts` under the alias `page`, so the statement has a fixed type (no boxing).
+macro_rules! page_ids {
+    ($caller:expr, $limit:expr, $skip:expr $(, $pattern:expr)?) => {
+        page.select(page.field(posts::id))
+            .filter(
+                page.field(posts::published)
+                    .eq(true)
+                    .or(page.field(posts::owner_id).eq($caller)),
+            )
+            $(.filter(page.field(posts::title_search).like($pattern).escape('\\')))?
+            .order(page.field(posts::id).desc())
             .limit($limit)
             .offset($skip)
-            .into_boxed();
-        if let Some(pattern) = $pattern {
-            page = page.filter(posts::title_search.like(pattern).escape('\\'));
-        }
+    };
+}
+
+/// The statement of [`page_of_posts_with_votes`] for a page of ids (a macro so it is built
+/// for each backend). Not boxed: the statement's SQL is fixed, so diesel prepares it once
+/// per connection and reuses it.
+macro_rules! page_query {
+    ($ids:expr) => {
         posts::table
             .inner_join(authors::table)
-            .filter(posts::id.eq_any(page))
+            .filter(posts::id.eq_any($ids))
             .order(posts::id.desc())
             .select((Post::as_select(), Author::as_select(), vote_count!()))
-    }};
+    };
 }
 
 /// One page of the posts `caller` may see, newest first, each with its owner and vote
@@ -201,13 +212,10 @@ pub fn page_of_posts_with_votes(
     search: &str,
 ) -> Result<Vec<(Post, Author, i64)>, DbError> {
     let pattern = (!search.is_empty()).then(|| contains_pattern(search));
-    Ok(with_conn!(conn, |c| page_query!(
-        caller,
-        limit,
-        skip,
-        pattern.as_deref()
-    )
-    .load(c))?)
+    Ok(with_conn!(conn, |c| match pattern.as_deref() {
+        None => page_query!(page_ids!(caller, limit, skip)).load(c),
+        Some(pattern) => page_query!(page_ids!(caller, limit, skip, pattern)).load(c),
+    })?)
 }
 
 /// One post with its owner and vote count, if `caller` may see it.
@@ -368,9 +376,12 @@ mod tests {
     fn a_page_is_one_statement_counting_votes_of_its_rows_only() {
         use diesel::pg::Pg;
         use diesel::sqlite::Sqlite;
-        let pg = diesel::debug_query::<Pg, _>(&page_query!(7, 10, 20, Some("%x%"))).to_string();
+        let pg =
+            diesel::debug_query::<Pg, _>(&page_query!(page_ids!(7_i64, 10_i64, 20_i64, "%x%")))
+                .to_string();
         let sqlite =
-            diesel::debug_query::<Sqlite, _>(&page_query!(7, 10, 20, Some("%x%"))).to_string();
+            diesel::debug_query::<Sqlite, _>(&page_query!(page_ids!(7_i64, 10_i64, 20_i64, "%x%")))
+                .to_string();
         println!("PostgreSQL: {pg}\nSQLite: {sqlite}");
         for sql in [pg, sqlite.replace('`', "\"")] {
             assert_eq!(sql.matches("SELECT").count(), 3, "{sql}");
@@ -381,6 +392,19 @@ mod tests {
                 "{sql}"
             );
         }
+    }
+
+    #[test]
+    fn page_statements_have_fixed_sql_so_diesel_caches_them_prepared() {
+        use diesel::pg::Pg;
+        use diesel::query_builder::{QueryFragment, QueryId};
+        fn is_static<Q: QueryId + QueryFragment<Pg>>(_: &Q) -> bool {
+            Q::HAS_STATIC_QUERY_ID
+        }
+        assert!(is_static(&page_query!(page_ids!(7_i64, 10_i64, 20_i64))));
+        assert!(is_static(&page_query!(page_ids!(
+            7_i64, 10_i64, 20_i64, "%x%"
+        ))));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! every query (upserts included) runs on the concrete connection type.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -137,20 +137,40 @@ pub struct DbManager {
     url: String,
 }
 
+/// A pooled connection, with when it last proved alive.
+pub struct PoolConn {
+    pub conn: DbConn,
+    verified_at: Instant,
+}
+
+/// A connection that answered this recently is handed out without a `SELECT 1` first: under
+/// load every request then costs one round trip (its query), not two. A connection that
+/// failed is not marked, so the next checkout checks it and the pool replaces it if dead.
+const TRUSTED_FOR: Duration = Duration::from_secs(2);
+
 impl r2d2::ManageConnection for DbManager {
-    type Connection = DbConn;
+    type Connection = PoolConn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, Self::Error> {
-        DbConn::establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<PoolConn, Self::Error> {
+        let conn = DbConn::establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
+        Ok(PoolConn {
+            conn,
+            verified_at: Instant::now(),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
-        with_conn!(conn, |c| c.ping()).map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, pooled: &mut PoolConn) -> Result<(), Self::Error> {
+        if pooled.verified_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        with_conn!(&mut pooled.conn, |c| c.ping()).map_err(diesel::r2d2::Error::QueryError)?;
+        pooled.verified_at = Instant::now();
+        Ok(())
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        with_conn!(conn, |c| c.is_broken())
+    fn has_broken(&self, pooled: &mut PoolConn) -> bool {
+        with_conn!(&mut pooled.conn, |c| c.is_broken())
     }
 }
 
@@ -333,8 +353,12 @@ impl Db {
         let db = self.clone();
         match actix_web::rt::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut conn = db.get()?;
-            f(&mut conn)
+            let mut pooled = db.get()?;
+            let result = f(&mut pooled.conn);
+            if result.is_ok() {
+                pooled.verified_at = Instant::now();
+            }
+            result
         })
         .await
         {

@@ -156,3 +156,59 @@ pub async fn stop_on_signal(servers: Vec<actix_web::dev::ServerHandle>) {
     log::info!("{name} received: graceful shutdown, finishing in-flight requests");
     futures_util::future::join_all(servers.iter().map(|s| s.stop(true))).await;
 }
+
+/// A service's HTTP server, bound (so its port is known) and ready to run.
+pub struct BoundServer {
+    pub port: u16,
+    pub server: actix_web::dev::Server,
+}
+
+/// The HTTP server every service runs: `configure` adds the service's state and routes; around
+/// them come access lines, CORS, JSON bodies for framework errors, the body limit, the OpenAPI
+/// document at `/openapi.json` with Swagger UI at `/docs/` (served from the binary), and a
+/// JSON 404 for unknown paths. Signals are left to [`stop_on_signal`], so Ctrl-C is as
+/// graceful as SIGTERM, within `shutdown_grace_seconds`.
+pub fn serve<F>(
+    listener: std::net::TcpListener,
+    args: &crate::config::ServerArgs,
+    body_limit: usize,
+    openapi: utoipa::openapi::OpenApi,
+    configure: F,
+) -> std::io::Result<BoundServer>
+where
+    F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+{
+    use actix_web::{web, App, HttpServer};
+    let port = listener.local_addr()?.port();
+    let origins = comma_list(&args.cors_allow_origins);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(json_errors())
+            .wrap(cors(&origins))
+            .wrap(actix_web::middleware::from_fn(crate::logging::access_log))
+            .app_data(crate::input::BodyLimit(body_limit))
+            .configure(configure.clone())
+            .service(
+                utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                    .url("/openapi.json", openapi.clone()),
+            )
+            .route("/docs", web::get().to(docs_redirect))
+            .default_service(web::to(HttpResponse::NotFound))
+    })
+    .shutdown_timeout(args.shutdown_grace_seconds)
+    .disable_signals()
+    .listen(listener)?;
+    if let Some(workers) = args.workers {
+        server = server.workers(workers as usize);
+    }
+    Ok(BoundServer {
+        port,
+        server: server.run(),
+    })
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}

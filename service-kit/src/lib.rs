@@ -2,6 +2,7 @@
 //! type over SQLite and PostgreSQL), the error type and its JSON shapes, input validation in
 //! the course's 422 format, and common HTTP pieces.
 
+pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;

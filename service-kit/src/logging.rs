@@ -56,6 +56,11 @@ pub async fn access_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = request_id_of(&req);
+    if !log::log_enabled!(target: ACCESS_TARGET, log::Level::Info) {
+        let mut res = next.call(req).await?;
+        res.headers_mut().insert(REQUEST_ID, request_id);
+        return Ok(res);
+    }
     let peer = req
         .peer_addr()
         .map_or_else(|| "-".to_string(), |a| a.to_string());

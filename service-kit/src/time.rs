@@ -11,12 +11,27 @@ pub fn now_utc() -> NaiveDateTime {
 }
 
 /// ISO-8601 with `+00:00`, microseconds omitted when zero (as Python's `isoformat`).
+/// Written field by field: this runs for every timestamp of every response.
 pub fn iso(ts: &NaiveDateTime) -> String {
-    if ts.nanosecond() / 1_000 == 0 {
-        ts.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
-    } else {
-        ts.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    use chrono::Datelike;
+    use std::fmt::Write;
+    let mut out = String::with_capacity(32);
+    let micros = ts.nanosecond() % 1_000_000_000 / 1_000;
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        ts.year(),
+        ts.month(),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    );
+    if micros != 0 {
+        let _ = write!(out, ".{micros:06}");
     }
+    out.push_str("+00:00");
+    out
 }
 
 /// `#[serde(serialize_with = "service_kit::time::serialize")]` for `NaiveDateTime` fields.

@@ -291,6 +291,41 @@ pub struct Verifier {
     config: VerifyConfig,
     refresh: Option<Refresh>,
     last_refresh: tokio::sync::Mutex<Option<Instant>>,
+    verified: VerifiedTokens,
+}
+
+/// Tokens this verifier accepted recently, with the key set that accepted them: a client
+/// sending its token again costs a lookup and an expiry check instead of a signature check.
+/// An entry counts only while that same key set is current (a key rotation or removal
+/// empties it in effect) and only until the token expires. Bounded: when full it starts over.
+struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<Box<str>, Verified>>,
+}
+
+/// A token's claims and the key set that accepted them.
+type Verified = (Claims, Arc<KeySet>);
+
+/// Most tokens remembered (a few MiB at most).
+const VERIFIED_CAPACITY: usize = 4096;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str, keys: &Arc<KeySet>, leeway: u64) -> Option<Claims> {
+        let entries = self.entries.lock().ok()?;
+        let (claims, verified_with) = entries.get(token)?;
+        let now = chrono::Utc::now().timestamp();
+        let leeway = i64::try_from(leeway.min(MAX_LEEWAY)).unwrap_or(0);
+        (Arc::ptr_eq(verified_with, keys) && claims.exp > now.saturating_sub(leeway))
+            .then(|| claims.clone())
+    }
+
+    fn remember(&self, token: &str, claims: &Claims, keys: Arc<KeySet>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= VERIFIED_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(token.into(), (claims.clone(), keys));
+        }
+    }
 }
 
 impl std::fmt::Debug for Verifier {
@@ -311,6 +346,9 @@ impl Verifier {
             config,
             refresh: None,
             last_refresh: tokio::sync::Mutex::new(None),
+            verified: VerifiedTokens {
+                entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+            },
         }
     }
 
@@ -334,14 +372,24 @@ impl Verifier {
 
     /// Sync fast path: verifies with the current keys; never refreshes.
     pub fn verify_now(&self, token: &str) -> Result<Claims, VerifyError> {
-        self.keys().verify(token, &self.config)
+        self.verify_with(&self.keys(), token)
+    }
+
+    /// Verifies with `keys`, through the memory of recently verified tokens.
+    fn verify_with(&self, keys: &Arc<KeySet>, token: &str) -> Result<Claims, VerifyError> {
+        if let Some(claims) = self.verified.get(token, keys, self.config.leeway_seconds) {
+            return Ok(claims);
+        }
+        let claims = keys.verify(token, &self.config)?;
+        self.verified.remember(token, &claims, Arc::clone(keys));
+        Ok(claims)
     }
 
     /// Verifies a token; on [`VerifyError::UnknownKid`] with a refresh function,
     /// refreshes the keys (single-flight, rate limited) and verifies once more.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let before = self.keys();
-        let err = match before.verify(token, &self.config) {
+        let err = match self.verify_with(&before, token) {
             Err(e @ VerifyError::UnknownKid(_)) => e,
             other => return other,
         };

@@ -45,13 +45,9 @@ pub struct StackConfig {
           value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
 
-    /// Origins allowed by CORS on both services: a comma-separated list, or `*`.
-    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
-    pub cors_allow_origins: String,
-
-    /// HTTP worker threads per service (default: one per core).
-    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub workers: Option<u32>,
+    /// Options both services get: CORS origins, shutdown grace period, worker threads.
+    #[command(flatten)]
+    pub server: service_kit::config::ServerArgs,
 }
 
 impl StackConfig {
@@ -67,8 +63,7 @@ impl StackConfig {
         auth.jwt_private_key_file = self.data_dir.join("auth-signing-key.pem");
         auth.access_token_expire_minutes = self.access_token_expire_minutes;
         auth.bcrypt_cost = self.bcrypt_cost;
-        auth.cors_allow_origins = self.cors_allow_origins.clone();
-        auth.workers = self.workers;
+        auth.server = self.server.clone();
 
         let mut posts = posts_service::Config::defaults();
         posts.bind_addr = self.posts_bind_addr;
@@ -76,8 +71,7 @@ impl StackConfig {
             .posts_database_url
             .clone()
             .unwrap_or_else(|| sqlite("posts.db"));
-        posts.cors_allow_origins = self.cors_allow_origins.clone();
-        posts.workers = self.workers;
+        posts.server = self.server.clone();
         (auth, posts)
     }
 }

@@ -21,7 +21,7 @@ pub fn test_config(db: &TestDatabase, key_dir: &tempfile::TempDir) -> Config {
     config.bind_addr = "127.0.0.1:0".parse().unwrap();
     config.database_url = db.url.clone();
     config.bcrypt_cost = 4;
-    config.workers = Some(2);
+    config.server.workers = Some(2);
     config.jwt_private_key_file = key_dir.path().join("signing-key.pem");
     config
 }

@@ -15,7 +15,7 @@ async fn a_database_outage_gives_503_with_retry_after_and_service_resumes_after_
     let key_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&db, &key_dir);
     config.database_url = proxy.route(&db.url);
-    config.database_timeout_seconds = 2;
+    config.pool.database_timeout_seconds = 2;
     let app = start(config, db, key_dir).await;
     let id = app.create_user("alice@example.com").await;
     let token = app.token("alice@example.com", PASSWORD).await;

@@ -6,8 +6,12 @@ fn defaults_match_the_design() {
     let c = Config::defaults();
     assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
     assert_eq!(c.database_url, "sqlite://data/posts.db");
-    assert_eq!(c.database_pool_size, 10);
-    assert_eq!(c.database_timeout_seconds, 5);
+    assert_eq!(c.pool.database_pool_size, None);
+    assert!(
+        c.db_options().max_connections >= 4,
+        "twice the cores, at least 4"
+    );
+    assert_eq!(c.pool.database_timeout_seconds, 5);
     assert_eq!(c.jwt_algorithm, Alg::EdDSA);
     assert_eq!(
         c.jwt_jwks_url,
@@ -18,7 +22,7 @@ fn defaults_match_the_design() {
     assert_eq!(c.jwt_audience, "posts-service");
     assert_eq!(c.jwt_leeway_seconds, 0);
     assert_eq!(c.jwks_refresh_min_seconds, 10);
-    assert_eq!(c.cors_allow_origins, "");
+    assert_eq!(c.server.cors_allow_origins, "");
     assert!(c.validate().is_ok());
 }
 

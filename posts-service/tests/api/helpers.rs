@@ -44,7 +44,7 @@ pub fn test_config(db: &TestDatabase, key_dir: &TempDir) -> Config {
     let mut config = Config::defaults();
     config.bind_addr = "127.0.0.1:0".parse().unwrap();
     config.database_url = db.url.clone();
-    config.workers = Some(2);
+    config.server.workers = Some(2);
     config.jwt_public_key_file = Some(key_file);
     config
 }

@@ -14,7 +14,7 @@ async fn a_database_outage_gives_503_with_retry_after_and_service_resumes_after_
     let proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let app = spawn_app_with(Backend::Postgres, |c| {
         c.database_url = proxy.route(&c.database_url);
-        c.database_timeout_seconds = 2;
+        c.pool.database_timeout_seconds = 2;
     })
     .await;
     let token = alice();

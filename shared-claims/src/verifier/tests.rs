@@ -512,3 +512,36 @@ async fn a_refresh_completes_even_when_the_request_that_started_it_goes_away() {
         "the fetched keys were installed anyway"
     );
 }
+
+#[test]
+fn a_remembered_token_still_expires_at_its_exp() {
+    let verifier = Verifier::new(test_key_set(), config());
+    let mut claims = valid_claims();
+    claims["exp"] = serde_json::json!(chrono::Utc::now().timestamp() + 1);
+    let token = ed_token(&claims);
+    assert!(verifier.verify_now(&token).is_ok());
+    assert!(verifier.verify_now(&token).is_ok(), "remembered");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(matches!(
+        verifier.verify_now(&token),
+        Err(VerifyError::Expired)
+    ));
+}
+
+#[test]
+fn a_remembered_token_is_checked_again_after_the_keys_change() {
+    let verifier = Verifier::new(test_key_set(), config());
+    let token = ed_token(&valid_claims());
+    assert!(verifier.verify_now(&token).is_ok());
+    // The signing key is withdrawn: the token must fail even though it was accepted before.
+    verifier.replace_keys(
+        KeySet::from_jwks(&JwkSet {
+            keys: vec![SigningKey::generate().unwrap().public_jwk()],
+        })
+        .unwrap(),
+    );
+    assert!(matches!(
+        verifier.verify_now(&token),
+        Err(VerifyError::UnknownKid(_))
+    ));
+}

@@ -37,7 +37,7 @@ pub async fn spawn_stack_with(
     config.posts_bind_addr = "127.0.0.1:0".parse().unwrap();
     config.data_dir = dir.path().to_path_buf();
     config.bcrypt_cost = 4;
-    config.workers = Some(2);
+    config.server.workers = Some(2);
     let dbs = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {

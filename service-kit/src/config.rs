@@ -1,0 +1,62 @@
+//! Options both services take, as flattened clap groups (each a flag and an environment
+//! variable), and parsing that ignores the environment for embedding and tests.
+
+use std::time::Duration;
+
+use crate::db::DbOptions;
+
+/// Database pool options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PoolArgs {
+    /// Most database connections this process holds (default: twice the cores, at least 4:
+    /// more only queue inside the database).
+    #[arg(long, env = "DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: Option<u32>,
+
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(long, env = "DATABASE_TIMEOUT_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub database_timeout_seconds: u64,
+}
+
+impl PoolArgs {
+    /// Pool settings for the database at `url`.
+    pub fn options(&self, url: &str) -> DbOptions {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        DbOptions {
+            url: url.to_owned(),
+            max_connections: self.database_pool_size.unwrap_or((2 * cores).max(4)),
+            acquire_timeout: Duration::from_secs(self.database_timeout_seconds),
+        }
+    }
+}
+
+/// HTTP server options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Origins allowed by CORS: a comma-separated list, or `*`. None by default.
+    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
+    pub cors_allow_origins: String,
+
+    /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: Option<u32>,
+}
+
+/// Parses flags only, ignoring the process environment: the defaults of a service embedded
+/// in another process (the stack) or started by a test.
+pub fn parse_flags_only<C, I, T>(args: I) -> C
+where
+    C: clap::Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cmd = C::command().mut_args(|a| a.env(None::<&str>));
+    let matches = cmd.get_matches_from(args);
+    C::from_arg_matches(&matches).expect("flags were validated by clap")
+}
