@@ -1,9 +1,6 @@
 //! Request input: bodies read with a size limit, and field-by-field validation that reports
 //! every failing field at once in pydantic v1's 422 shape, as the course app does.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::{Bytes, BytesMut};
@@ -20,8 +17,7 @@ pub struct BodyLimit(pub usize);
 /// Default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// A request body read in full (up to [`BodyLimit`]), not yet parsed. Parsing happens in the
-/// handler, after authentication, so a request without a token gets 401 before any 422.
+/// A request body read in full (up to [`BodyLimit`]), not yet parsed.
 pub struct RawBody {
     pub bytes: Bytes,
     pub content_type: Option<String>,
@@ -136,49 +132,64 @@ fn json_decode_error(bytes: &[u8], e: &serde_json::Error) -> FieldError {
     )
 }
 
-impl FromRequest for RawBody {
+/// A request body, not yet read: handlers read it with [`Body::read`] after their other
+/// extractors (the bearer token above all) have passed, so a request without a valid token
+/// gets 401 whatever its body, even one too large.
+pub struct Body {
+    payload: Payload,
+    limit: usize,
+    declared: Option<usize>,
+    content_type: Option<String>,
+}
+
+impl FromRequest for Body {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<RawBody, ApiError>>>>;
+    type Future = std::future::Ready<Result<Body, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .map(|l| l.0)
-            .unwrap_or(DEFAULT_BODY_LIMIT);
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared.is_some_and(|n| n > limit) {
+        std::future::ready(Ok(Body {
+            payload: payload.take(),
+            limit: req
+                .app_data::<BodyLimit>()
+                .map_or(DEFAULT_BODY_LIMIT, |l| l.0),
+            declared: req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok()),
+            content_type: req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }))
+    }
+}
+
+impl Body {
+    /// Reads the whole body; more than the [`BodyLimit`] is 413.
+    pub async fn read(mut self) -> Result<RawBody, ApiError> {
+        if self.declared.is_some_and(|n| n > self.limit) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = self.payload.next().await {
+            let chunk = chunk.map_err(|e| match e {
+                actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge,
+                other => ApiError::validation(FieldError::new(
+                    vec![json!("body")],
+                    format!("could not read the request body: {other}"),
+                    "value_error",
+                )),
+            })?;
+            if body.len() + chunk.len() > self.limit {
                 return Err(ApiError::PayloadTooLarge);
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| match e {
-                    actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge,
-                    other => ApiError::validation(FieldError::new(
-                        vec![json!("body")],
-                        format!("could not read the request body: {other}"),
-                        "value_error",
-                    )),
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(RawBody {
-                bytes: body.freeze(),
-                content_type,
-            })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(RawBody {
+            bytes: body.freeze(),
+            content_type: self.content_type,
         })
     }
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use chrono::TimeDelta;
 use serde::Serialize;
 use serde_json::json;
-use service_kit::input::{Fields, RawBody};
+use service_kit::input::{Body, Fields, RawBody};
 use service_kit::ApiError;
 use utoipa::ToSchema;
 
@@ -61,8 +61,8 @@ fn login_fields(body: &RawBody) -> Result<Fields, ApiError> {
         (status = 429, description = "Too many failed logins for this account; see Retry-After"),
         (status = 503, description = "Overloaded; see Retry-After"),
     ))]
-pub async fn login(state: web::Data<AppState>, body: RawBody) -> Result<HttpResponse, ApiError> {
-    let mut fields = login_fields(&body)?;
+pub async fn login(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, ApiError> {
+    let mut fields = login_fields(&body.read().await?)?;
     if let Some(grant_type) = fields.optional_string("grant_type") {
         if grant_type != "password" {
             fields.reject(

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use service_kit::input::{path_id, RawBody};
+use service_kit::input::{path_id, Body};
 use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
@@ -54,11 +54,8 @@ pub struct UserCreate {
         (status = 409, description = "Email already registered"),
         (status = 422, description = "Invalid email or password"),
     ))]
-pub async fn create_user(
-    state: web::Data<AppState>,
-    body: RawBody,
-) -> Result<HttpResponse, ApiError> {
-    let mut fields = body.json_object()?;
+pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, ApiError> {
+    let mut fields = body.read().await?.json_object()?;
     let email = email_field(&mut fields);
     let password = new_password_field(&mut fields);
     fields.finish()?;

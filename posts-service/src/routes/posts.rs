@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use service_kit::input::{path_id, Query, RawBody};
+use service_kit::input::{path_id, Body, Query, RawBody};
 use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
@@ -205,9 +205,9 @@ pub async fn list_posts(
 pub async fn create_post(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: RawBody,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let input = post_input(&body)?;
+    let input = post_input(&body.read().await?)?;
     let author = author_of(&user);
     let (post, owner) = state
         .db
@@ -261,10 +261,10 @@ pub async fn update_post(
     user: AuthUser,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: RawBody,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let id = id_of(&req)?;
-    let input = post_input(&body)?;
+    let input = post_input(&body.read().await?)?;
     let author = author_of(&user);
     let change = state
         .db

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
-use service_kit::input::RawBody;
+use service_kit::input::Body;
 use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
@@ -46,9 +46,9 @@ pub struct Message {
 pub async fn vote(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: RawBody,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = body.json_object()?;
+    let mut fields = body.read().await?.json_object()?;
     let post_id = fields.integer("post_id");
     let dir = fields.integer("dir");
     if let Some(dir) = dir {

@@ -93,6 +93,23 @@ service_kit::backend_tests! {
             .await
             .unwrap();
         assert_eq!(resp.status(), 401);
+        // Even a body too large to read: the token is checked before the body is read.
+        let big = "x".repeat(2 * 1024 * 1024);
+        let resp = app
+            .request(Method::POST, "/posts/", Some("not-a-token"))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        let token = crate::helpers::token_for(1, "a@example.com");
+        let resp = app
+            .request(Method::POST, "/posts/", Some(&token))
+            .body(big)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413);
     }
 
     async fn a_tokens_user_appears_as_owner_without_any_auth_service(backend) {
