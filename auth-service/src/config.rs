@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use shared_claims::Alg;
 
 /// The auth service: users, passwords, login, and the public keys of its tokens.
@@ -13,19 +13,9 @@ use shared_claims::Alg;
 #[command(name = "auth-service", version, about)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<service_kit::config::Command>,
     #[command(flatten)]
     pub config: Config,
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Run the HTTP service (the default).
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Exit 0 when the service at BIND_ADDR answers `/readyz` (for container health checks).
-    Healthcheck,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -104,35 +94,18 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults, as if started with no flags and an empty environment.
+    /// The defaults, as if started with no flags and an empty environment (for embedding
+    /// and tests).
     pub fn defaults() -> Config {
-        Config::from_args_only(["auth-service"])
-    }
-
-    /// Parses flags only, ignoring the process environment (for embedding and tests).
-    pub fn from_args_only<I, T>(args: I) -> Config
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        service_kit::config::parse_flags_only::<Cli, _, _>(args).config
+        service_kit::config::parse_flags_only::<Cli, _, _>(["auth-service"]).config
     }
 
     /// Checks what clap cannot: the pairing of algorithm and secret.
     pub fn validate(&self) -> Result<(), String> {
-        if self.jwt_algorithm == Alg::HS256 {
-            match &self.jwt_secret {
-                None => return Err("JWT_SECRET is required when JWT_ALGORITHM is HS256".into()),
-                Some(s) if s.len() < shared_claims::MIN_SECRET_LEN => {
-                    return Err(format!(
-                        "JWT_SECRET must be at least {} bytes",
-                        shared_claims::MIN_SECRET_LEN
-                    ))
-                }
-                Some(_) => {}
-            }
+        match self.jwt_algorithm {
+            Alg::HS256 => shared_claims::check_hs256_secret(self.jwt_secret.as_deref()),
+            Alg::EdDSA => Ok(()),
         }
-        Ok(())
     }
 
     pub fn token_ttl(&self) -> Duration {

@@ -169,6 +169,14 @@ impl Application {
         Ok(Application { port, server })
     }
 
+    /// The bound server, for a caller that runs it itself.
+    pub fn into_server(self) -> service_kit::http::BoundServer {
+        service_kit::http::BoundServer {
+            port: self.port,
+            server: self.server,
+        }
+    }
+
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port

@@ -60,3 +60,57 @@ where
     let matches = cmd.get_matches_from(args);
     C::from_arg_matches(&matches).expect("flags were validated by clap")
 }
+
+/// What a service binary can be asked to do.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Exit 0 when the service at BIND_ADDR answers `/readyz` (for container health checks).
+    Healthcheck,
+}
+
+/// The body of a service's `main`: runs `command` (serving by default) and turns the outcome
+/// into an exit status, printing any failure once, prefixed with the service's name. Serving
+/// stops gracefully on SIGINT or SIGTERM.
+pub async fn run_command<S, SF, M, MF, E>(
+    name: &str,
+    command: Option<Command>,
+    bind_addr: std::net::SocketAddr,
+    serve: S,
+    migrate: M,
+) -> std::process::ExitCode
+where
+    S: FnOnce() -> SF,
+    SF: std::future::Future<Output = Result<crate::http::BoundServer, E>>,
+    M: FnOnce() -> MF,
+    MF: std::future::Future<Output = Result<Vec<String>, E>>,
+    E: std::fmt::Display,
+{
+    let result = match command.unwrap_or(Command::Serve) {
+        Command::Serve => match serve().await {
+            Ok(bound) => {
+                actix_web::rt::spawn(crate::http::stop_on_signal(vec![bound.server.handle()]));
+                log::info!("{name} listening on port {}", bound.port);
+                bound.server.await.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Migrate => migrate()
+            .await
+            .map(|applied| log::info!("{} migration(s) applied", applied.len()))
+            .map_err(|e| e.to_string()),
+        Command::Healthcheck => {
+            crate::http::healthcheck(bind_addr, "/readyz").map_err(|e| format!("not healthy: {e}"))
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -212,3 +212,35 @@ async fn docs_redirect() -> HttpResponse {
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
 }
+
+/// OpenAPI modifier declaring the `bearer` security scheme (a JWT in `Authorization`) that
+/// the services' operations refer to.
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `GET /` (the course app's greeting) and `GET /healthz`; each service adds its own
+/// `/readyz`, which knows what it depends on.
+pub fn common_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    use actix_web::web;
+    cfg.route("/", web::get().to(greeting))
+        .route("/healthz", web::get().to(healthz));
+}
+
+async fn greeting() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "message": "Hello World pushing out to ubuntu" }))
+}

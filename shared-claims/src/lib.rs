@@ -92,6 +92,18 @@ impl FromStr for Alg {
     }
 }
 
+/// Checks the `JWT_SECRET` a service was given for `HS256`: present, and at least
+/// [`MIN_SECRET_LEN`] bytes. The message names the option.
+pub fn check_hs256_secret(secret: Option<&str>) -> Result<(), String> {
+    match secret {
+        None => Err("JWT_SECRET is required when JWT_ALGORITHM is HS256".into()),
+        Some(s) if s.len() < MIN_SECRET_LEN => Err(format!(
+            "JWT_SECRET must be at least {MIN_SECRET_LEN} bytes"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,19 +1,13 @@
 //! `/` (the course's greeting), `/healthz` and `/readyz`.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
-use service_kit::http::{healthz, readiness};
+use service_kit::http::readiness;
 
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(root))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
-}
-
-async fn root() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "message": "Hello World pushing out to ubuntu" }))
+    service_kit::http::common_routes(cfg);
+    cfg.route("/readyz", web::get().to(readyz));
 }
 
 /// Ready when the database answers.
