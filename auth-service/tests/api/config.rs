@@ -51,3 +51,39 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
         );
     }
 }
+
+#[test]
+fn migrate_applies_the_migrations_once_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/auth.db", dir.path().display());
+    for expected in ["2 migration(s) applied", "0 migration(s) applied"] {
+        let out = auth_service()
+            .args(["migrate"])
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains(expected), "{log}");
+    }
+    assert!(dir.path().join("auth.db").is_file());
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_answers() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let out = auth_service()
+        .args(["healthcheck"])
+        .env("BIND_ADDR", addr.to_string())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not healthy"));
+}

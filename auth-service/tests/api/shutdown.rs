@@ -55,6 +55,12 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
     let log = log.join().unwrap().join("\n");
     assert!(log.contains("SIGTERM received: graceful shutdown"), "{log}");
+    // One access line per request, in uvicorn's shape.
+    assert!(
+        log.lines().any(|l| l.starts_with("INFO: 127.0.0.1:")
+            && l.ends_with(" - \"POST /users/ HTTP/1.1\" 201 Created")),
+        "{log}"
+    );
     assert!(
         reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
             .await

@@ -215,4 +215,40 @@ service_kit::backend_tests! {
         assert!(resp.text().await.unwrap().contains("swagger"));
         assert_eq!(app.get("/").await.json::<Value>().await.unwrap()["message"], "Hello World pushing out to ubuntu");
     }
+    async fn request_ids_are_echoed_or_generated(backend) {
+        let app = spawn_app(backend).await;
+        let resp = app.client.get(app.url("/healthz")).header("x-request-id", "trace-42").send().await.unwrap();
+        assert_eq!(resp.headers()["x-request-id"], "trace-42");
+        let resp = app.get("/healthz").await;
+        let generated = resp.headers()["x-request-id"].to_str().unwrap();
+        assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    }
+
+    async fn cors_follows_cors_allow_origins(backend) {
+        let app = crate::helpers::spawn_app_with(backend, |c| {
+            c.server.cors_allow_origins = "https://app.example.com".into()
+        })
+        .await;
+        let preflight = |origin: &'static str| {
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/users/"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .send()
+        };
+        let resp = preflight("https://app.example.com").await.unwrap();
+        assert_eq!(resp.headers()["access-control-allow-origin"], "https://app.example.com");
+        let resp = preflight("https://evil.example.com").await.unwrap();
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+        // By default no origin is allowed.
+        let plain = spawn_app(backend).await;
+        let resp = plain
+            .client
+            .get(plain.url("/healthz"))
+            .header("origin", "https://app.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+    }
 }
