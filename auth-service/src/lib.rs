@@ -11,9 +11,9 @@ pub mod store;
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use service_kit::http::BoundServer;
 use service_kit::Db;
 use shared_claims::JwkSet;
 use shared_claims::{Alg, Issuer, KeySet, Verifier, VerifyConfig};
@@ -104,15 +104,13 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
     }
 }
 
-/// A built, bound, not yet running service.
-pub struct Application {
-    port: u16,
-    server: Server,
-}
+/// Builds the service: `Application::build(config)` binds the listener and returns the
+/// server, ready to run, with its `port()`.
+pub struct Application;
 
 impl Application {
     /// Loads keys, migrates the database and binds the listener.
-    pub async fn build(config: Config) -> Result<Application, StartError> {
+    pub async fn build(config: Config) -> Result<BoundServer, StartError> {
         config.validate().map_err(StartError::Config)?;
         if config.bcrypt_cost < 10 {
             log::warn!(
@@ -156,7 +154,7 @@ impl Application {
             addr: config.bind_addr,
             source,
         })?;
-        let service_kit::http::BoundServer { port, server } = service_kit::http::serve(
+        let server = service_kit::http::serve(
             listener,
             &config.server,
             BODY_LIMIT,
@@ -166,29 +164,6 @@ impl Application {
                 routes::configure(cfg);
             },
         )?;
-        Ok(Application { port, server })
-    }
-
-    /// The bound server, for a caller that runs it itself.
-    pub fn into_server(self) -> service_kit::http::BoundServer {
-        service_kit::http::BoundServer {
-            port: self.port,
-            server: self.server,
-        }
-    }
-
-    /// The port actually bound (useful with port 0).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// A handle to stop the server gracefully.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
-    }
-
-    /// Serves until the server is stopped (Ctrl-C / SIGTERM, or through [`Self::handle`]).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        Ok(server)
     }
 }

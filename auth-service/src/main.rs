@@ -14,11 +14,7 @@ async fn main() -> ExitCode {
         "auth-service",
         command,
         bind_addr,
-        || async {
-            Application::build(config)
-                .await
-                .map(Application::into_server)
-        },
+        || Application::build(config),
         || async move { migrate(&service_kit::Db::new(&db)).await },
     )
     .await

@@ -10,9 +10,9 @@ pub mod store;
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use service_kit::http::BoundServer;
 use service_kit::Db;
 use utoipa::OpenApi;
 
@@ -65,16 +65,14 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
     .await
 }
 
-/// A built, bound, not yet running service.
-pub struct Application {
-    port: u16,
-    server: Server,
-}
+/// Builds the service: `Application::build(config)` binds the listener and returns the
+/// server, ready to run, with its `port()`.
+pub struct Application;
 
 impl Application {
     /// Sets up the keys, migrates the database and binds the listener. With a JWKS URL the
     /// keys load in the background: start-up never waits for the auth service.
-    pub async fn build(config: Config) -> Result<Application, StartError> {
+    pub async fn build(config: Config) -> Result<BoundServer, StartError> {
         config.validate().map_err(StartError::Config)?;
         let (verifier, key_loader) = keys::verifier(&config)?;
         let db = Db::new(&config.db_options());
@@ -88,7 +86,7 @@ impl Application {
             addr: config.bind_addr,
             source,
         })?;
-        let service_kit::http::BoundServer { port, server } = service_kit::http::serve(
+        let server = service_kit::http::serve(
             listener,
             &config.server,
             BODY_LIMIT,
@@ -101,29 +99,6 @@ impl Application {
         if let Some(loader) = key_loader {
             actix_web::rt::spawn(loader);
         }
-        Ok(Application { port, server })
-    }
-
-    /// The bound server, for a caller that runs it itself.
-    pub fn into_server(self) -> service_kit::http::BoundServer {
-        service_kit::http::BoundServer {
-            port: self.port,
-            server: self.server,
-        }
-    }
-
-    /// The port actually bound (useful with port 0).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// A handle to stop the server gracefully.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
-    }
-
-    /// Serves until the server is stopped (Ctrl-C / SIGTERM, or through [`Self::handle`]).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        Ok(server)
     }
 }

@@ -163,6 +163,24 @@ pub struct BoundServer {
     pub server: actix_web::dev::Server,
 }
 
+impl BoundServer {
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (Ctrl-C / SIGTERM through [`stop_on_signal`], or
+    /// through [`Self::handle`]).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
 /// The HTTP server every service runs: `configure` adds the service's state and routes; around
 /// them come access lines, CORS, JSON bodies for framework errors, the body limit, the OpenAPI
 /// document at `/openapi.json` with Swagger UI at `/docs/` (served from the binary), and a
