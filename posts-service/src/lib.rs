@@ -2,6 +2,7 @@
 //! verifies locally (never calling the auth service per request).
 
 pub mod config;
+pub mod cursor;
 pub mod keys;
 pub mod openapi;
 pub mod routes;

@@ -4,12 +4,16 @@
 //! `SQLITE_BUSY` when another writer got in between).
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::upsert::excluded;
 use service_kit::{with_conn, DbConn, DbError};
 
+use crate::routes::posts::MAX_TITLE_CHARS;
 use crate::schema::{authors, posts, votes};
 
 /// A stored post (without its search key).
@@ -69,6 +73,40 @@ pub fn contains_pattern(search: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// Lower-casing turns one character into at most this many (`İ` becomes `i̇`; checked over
+/// all of Unicode by a test below).
+const MAX_LOWERCASE_EXPANSION: usize = 2;
+
+/// The longest `title_search` any title can have. A longer search cannot match, so it is
+/// answered without asking the database (SQLite refuses `LIKE` patterns over 50 000 bytes).
+pub const MAX_SEARCH_KEY_CHARS: usize = MAX_TITLE_CHARS * MAX_LOWERCASE_EXPANSION;
+
+/// A trigram index narrows a search only when the search has at least this many characters;
+/// shorter ones are answered by walking the posts newest first (see [`page_of_posts_with_votes`]).
+pub const TRIGRAM_CHARS: usize = 3;
+
+/// Which page of the list to read.
+#[derive(Debug, Clone)]
+pub struct PageRequest<'a> {
+    /// Who asks: their drafts are listed, nobody else's.
+    pub caller: i64,
+    /// At most this many posts (≥ 1).
+    pub limit: i64,
+    /// Posts to pass over first (after `before`, when both are given).
+    pub skip: i64,
+    /// Only posts with a lower id (a cursor's position); all when `None`.
+    pub before: Option<i64>,
+    /// Case-insensitive literal substring of the title; `""` for all posts.
+    pub search: &'a str,
+}
+
+/// One page, newest first, and whether posts follow it.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub rows: Vec<(Post, Author, i64)>,
+    pub has_next: bool,
 }
 
 /// Outcome of a write on someone's post.
@@ -170,16 +208,18 @@ macro_rules! upsert_author {
 
 diesel::alias!(posts as page: PageAlias);
 
-/// The ids of one page: visible to `caller`, newest first, titles matching `$pattern` when
-/// given. Reads `posts` under the alias `page`, so the statement has a fixed type (no boxing).
+/// The ids of one page: visible to `caller`, below id `$before`, newest first, titles
+/// matching `$pattern` when given. Reads `posts` under the alias `page`, so the statement has
+/// a fixed type (no boxing).
 macro_rules! page_ids {
-    ($caller:expr, $limit:expr, $skip:expr $(, $pattern:expr)?) => {
+    ($caller:expr, $before:expr, $limit:expr, $skip:expr $(, $pattern:expr)?) => {
         page.select(page.field(posts::id))
             .filter(
                 page.field(posts::published)
                     .eq(true)
                     .or(page.field(posts::owner_id).eq($caller)),
             )
+            .filter(page.field(posts::id).lt($before))
             $(.filter(page.field(posts::title_search).like($pattern).escape('\\')))?
             .order(page.field(posts::id).desc())
             .limit($limit)
@@ -200,22 +240,123 @@ macro_rules! page_query {
     };
 }
 
+/// A statement PostgreSQL plans afresh for each call's values instead of keeping one plan.
+///
+/// A search's best plan depends on its word: a rare word is read from the trigram index and
+/// sorted, a common one is found by walking the primary key newest first until the page is
+/// full. A prepared statement switches to one generic plan after five calls, made without
+/// the word (a fixed guess of how many titles match), which for a rare word or no match
+/// reads the whole table. Marking the statement uncacheable makes diesel send it unnamed,
+/// and an unnamed statement is planned with its parameters every time (at the cost of
+/// planning it, tens of microseconds).
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedPerCall<Q>(pub Q);
+
+impl<Q> QueryId for PlannedPerCall<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for PlannedPerCall<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for PlannedPerCall<Q> {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        pass.unsafe_to_cache_prepared();
+        self.0.walk_ast(pass.reborrow())
+    }
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for PlannedPerCall<Q> {}
+
+#[derive(QueryableByName)]
+struct PostId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// SQLite's indexed search: the FTS5 trigram index (`posts_fts`, kept in step by triggers)
+/// gives the posts whose title holds every trigram of the search in a row, newest first
+/// below the cursor, and stops once the page is full; each is then checked with the same
+/// `LIKE` as an unindexed search, so the answer is exactly the same.
+const SEARCH_IDS_SQLITE: &str = "\
+SELECT posts.id AS id FROM posts_fts JOIN posts ON posts.id = posts_fts.rowid \
+WHERE posts_fts MATCH ? AND posts_fts.rowid < ? \
+AND (posts.published = 1 OR posts.owner_id = ?) \
+AND posts.title_search LIKE ? ESCAPE '\\' \
+ORDER BY posts_fts.rowid DESC LIMIT ? OFFSET ?";
+
+/// The FTS5 query for a literal substring: one phrase (the trigram tokenizer turns it into
+/// its trigrams, which must follow each other), quoted so no character is query syntax.
+fn fts_phrase(search_key: &str) -> String {
+    format!("\"{}\"", search_key.replace('"', "\"\""))
+}
+
+/// The ids of a search page of three or more characters on SQLite (see [`SEARCH_IDS_SQLITE`]).
+fn search_ids_sqlite(
+    c: &mut SqliteConnection,
+    req: &PageRequest<'_>,
+    before: i64,
+    fetch: i64,
+    key: &str,
+    pattern: &str,
+) -> QueryResult<Vec<i64>> {
+    let ids: Vec<PostId> = diesel::sql_query(SEARCH_IDS_SQLITE)
+        .bind::<Text, _>(fts_phrase(key))
+        .bind::<BigInt, _>(before)
+        .bind::<BigInt, _>(req.caller)
+        .bind::<Text, _>(pattern)
+        .bind::<BigInt, _>(fetch)
+        .bind::<BigInt, _>(req.skip)
+        .load(c)?;
+    Ok(ids.into_iter().map(|row| row.id).collect())
+}
+
 /// One page of the posts `caller` may see, newest first, each with its owner and vote
-/// count, in one statement: the page's ids come from a subselect (filters, order, limit,
-/// offset), so votes are counted for the page's rows only, by a correlated subquery on the
-/// votes primary key.
-pub fn page_of_posts_with_votes(
-    conn: &mut DbConn,
-    caller: i64,
-    limit: i64,
-    skip: i64,
-    search: &str,
-) -> Result<Vec<(Post, Author, i64)>, DbError> {
-    let pattern = (!search.is_empty()).then(|| contains_pattern(search));
-    Ok(with_conn!(conn, |c| match pattern.as_deref() {
-        None => page_query!(page_ids!(caller, limit, skip)).load(c),
-        Some(pattern) => page_query!(page_ids!(caller, limit, skip, pattern)).load(c),
-    })?)
+/// count. The page's ids come from a subselect (filters, order, limit, offset), so votes are
+/// counted for the page's rows only, by a correlated subquery on the votes primary key; one
+/// row more than the page is read to learn whether another page follows.
+///
+/// Cost: a page below a cursor (`before`) starts at its position in the primary key, so it
+/// costs the same at any depth; `skip` still reads every skipped row. A search of three or
+/// more characters is looked up in the trigram index (PostgreSQL: `pg_trgm` GIN; SQLite: FTS5)
+/// unless the planner expects so many matches that walking the newest posts is cheaper; a
+/// search of one or two characters, which no trigram index can narrow, walks the posts newest
+/// first until the page is full: cheap for common letters, a scan of every title below the
+/// cursor for a pair that (almost) never occurs.
+pub fn page_of_posts_with_votes(conn: &mut DbConn, req: &PageRequest<'_>) -> Result<Page, DbError> {
+    let key = search_key(req.search);
+    let key_chars = key.chars().count();
+    if key_chars > MAX_SEARCH_KEY_CHARS || req.limit <= 0 {
+        return Ok(Page::default());
+    }
+    let pattern = contains_pattern(&key);
+    let (caller, skip) = (req.caller, req.skip);
+    let before = req.before.unwrap_or(i64::MAX);
+    let fetch = req.limit.saturating_add(1);
+    let mut rows: Vec<(Post, Author, i64)> = match conn {
+        DbConn::Pg(c) if key.is_empty() => {
+            page_query!(page_ids!(caller, before, fetch, skip)).load(c)?
+        }
+        DbConn::Pg(c) => PlannedPerCall(page_query!(page_ids!(
+            caller, before, fetch, skip, &pattern
+        )))
+        .load(c)?,
+        DbConn::Sqlite(c) if key.is_empty() => {
+            page_query!(page_ids!(caller, before, fetch, skip)).load(c)?
+        }
+        DbConn::Sqlite(c) if key_chars < TRIGRAM_CHARS => {
+            page_query!(page_ids!(caller, before, fetch, skip, &pattern)).load(c)?
+        }
+        DbConn::Sqlite(c) => {
+            let ids = search_ids_sqlite(c, req, before, fetch, &key, &pattern)?;
+            page_query!(ids).load(c)?
+        }
+    };
+    let has_next = rows.len() as i64 > req.limit;
+    rows.truncate(req.limit as usize);
+    Ok(Page { rows, has_next })
 }
 
 /// One post with its owner and vote count, if `caller` may see it.
@@ -376,17 +517,20 @@ mod tests {
     fn a_page_is_one_statement_counting_votes_of_its_rows_only() {
         use diesel::pg::Pg;
         use diesel::sqlite::Sqlite;
-        let pg =
-            diesel::debug_query::<Pg, _>(&page_query!(page_ids!(7_i64, 10_i64, 20_i64, "%x%")))
-                .to_string();
-        let sqlite =
-            diesel::debug_query::<Sqlite, _>(&page_query!(page_ids!(7_i64, 10_i64, 20_i64, "%x%")))
-                .to_string();
+        let pg = diesel::debug_query::<Pg, _>(&page_query!(page_ids!(
+            7_i64, 99_i64, 10_i64, 20_i64, "%x%"
+        )))
+        .to_string();
+        let sqlite = diesel::debug_query::<Sqlite, _>(&page_query!(page_ids!(
+            7_i64, 99_i64, 10_i64, 20_i64, "%x%"
+        )))
+        .to_string();
         println!("PostgreSQL: {pg}\nSQLite: {sqlite}");
         for sql in [pg, sqlite.replace('`', "\"")] {
             assert_eq!(sql.matches("SELECT").count(), 3, "{sql}");
             assert!(sql.contains("LIMIT"), "{sql}");
             assert!(sql.contains("OFFSET"), "{sql}");
+            assert!(sql.contains("\"page\".\"id\" < "), "{sql}");
             assert!(
                 sql.contains("WHERE (\"votes\".\"post_id\" = \"posts\".\"id\")"),
                 "{sql}"
@@ -395,16 +539,37 @@ mod tests {
     }
 
     #[test]
-    fn page_statements_have_fixed_sql_so_diesel_caches_them_prepared() {
+    fn list_pages_are_prepared_once_and_searches_planned_per_call() {
         use diesel::pg::Pg;
         use diesel::query_builder::{QueryFragment, QueryId};
-        fn is_static<Q: QueryId + QueryFragment<Pg>>(_: &Q) -> bool {
-            Q::HAS_STATIC_QUERY_ID
+        fn cached<Q: QueryId + QueryFragment<Pg>>(q: &Q) -> bool {
+            Q::HAS_STATIC_QUERY_ID && q.is_safe_to_cache_prepared(&Pg).unwrap()
         }
-        assert!(is_static(&page_query!(page_ids!(7_i64, 10_i64, 20_i64))));
-        assert!(is_static(&page_query!(page_ids!(
-            7_i64, 10_i64, 20_i64, "%x%"
+        assert!(cached(&page_query!(page_ids!(
+            7_i64, 99_i64, 10_i64, 20_i64
         ))));
+        let search = PlannedPerCall(page_query!(page_ids!(7_i64, 99_i64, 10_i64, 20_i64, "%x%")));
+        assert!(!cached(&search));
+        assert!(!search.is_safe_to_cache_prepared(&Pg).unwrap());
+    }
+
+    #[test]
+    fn lower_casing_expands_a_character_to_at_most_two() {
+        let longest = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .map(|c| c.to_lowercase().count())
+            .max();
+        assert_eq!(longest, Some(MAX_LOWERCASE_EXPANSION));
+        // `str::to_lowercase` also maps final sigma by context, one character for one.
+        assert_eq!(
+            search_key(&"İ".repeat(MAX_TITLE_CHARS)).chars().count(),
+            MAX_SEARCH_KEY_CHARS
+        );
+    }
+
+    #[test]
+    fn fts_phrases_quote_everything() {
+        assert_eq!(fts_phrase("say \"hi\" * or"), "\"say \"\"hi\"\" * or\"");
     }
 
     #[test]

@@ -4,13 +4,16 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
+use serde_json::json;
+use service_kit::error::FieldError;
 use service_kit::input::{path_id, Body, Query, RawBody};
 use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
+use crate::cursor;
 use crate::routes::author_of;
-use crate::store::{self, Author, Change, PostInput};
+use crate::store::{self, Author, Change, PageRequest, PostInput};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -154,19 +157,55 @@ fn forbidden() -> ApiError {
     ApiError::Forbidden("Not authorized to perform requested action".into())
 }
 
+/// The `Link` header of a page followed by another: a relative reference (RFC 8288 allows
+/// one; it resolves against the request's own URL) made of the query alone, so it keeps the
+/// path the client used, a gateway's prefix included, and needs no knowledge of host or
+/// scheme behind proxies. It repeats `limit` and `search`; the cursor replaces `skip`.
+fn next_link(limit: i64, search: &str, cursor: &str) -> String {
+    let limit = limit.to_string();
+    let mut params = vec![("limit", limit.as_str())];
+    if !search.is_empty() {
+        params.push(("search", search));
+    }
+    params.push(("cursor", cursor));
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    format!("<?{query}>; rel=\"next\"")
+}
+
+fn invalid_cursor() -> FieldError {
+    FieldError::new(
+        vec![json!("query"), json!("cursor")],
+        "invalid cursor: not one this list gave for this search",
+        "value_error.cursor",
+    )
+}
+
 /// Lists the posts the caller may see (published ones and their own drafts), newest first.
+///
+/// When more posts follow, the response carries `Link: <?limit=…&search=…&cursor=…>;
+/// rel="next"`, a reference relative to the request's URL. Following it pages by key: the
+/// cost of a page does not grow with its depth, and posts created meanwhile neither repeat
+/// nor hide others. `skip` still works but reads every skipped post (its cost grows with the
+/// offset); with a cursor it counts from the cursor's position.
 #[utoipa::path(get, path = "/posts/", tag = "Posts",
     params(
         ("limit" = Option<i64>, Query, description = "Posts per page, 0..=100 (default 10)"),
-        ("skip" = Option<i64>, Query, description = "Posts to skip, ≥ 0 (default 0)"),
+        ("skip" = Option<i64>, Query, description = "Posts to skip, ≥ 0 (default 0). Its cost \
+            grows with the offset: to page through the list, follow the `Link` header's cursor \
+            instead. With `cursor`, counts from the cursor's position"),
         ("search" = Option<String>, Query,
             description = "Case-insensitive substring of the title, matched literally"),
+        ("cursor" = Option<String>, Query, description = "Opaque position from a previous \
+            page's `Link: <…>; rel=\"next\"`, valid with the same `search`; 422 if altered"),
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "One page of posts", body = [PostOut]),
+        (status = 200, description = "One page of posts", body = [PostOut],
+            headers(("Link" = String, description = "`<?limit=…&cursor=…>; rel=\"next\"` \
+                (RFC 8288, relative to the request URL) when another page follows; absent \
+                on the last page"))),
         (status = 401, description = "Missing or invalid token"),
-        (status = 422, description = "Invalid limit or skip"),
+        (status = 422, description = "Invalid limit, skip or cursor"),
     ))]
 pub async fn list_posts(
     user: AuthUser,
@@ -177,20 +216,53 @@ pub async fn list_posts(
     let limit = query.integer("limit", 10, 0, MAX_LIMIT);
     let skip = query.integer("skip", 0, 0, MAX_SKIP);
     let search = query.string("search");
-    query.finish()?;
+    let raw_cursor = query.string("cursor");
+    let key = store::search_key(&search);
+    let before = (!raw_cursor.is_empty()).then(|| cursor::decode(&raw_cursor, &key));
+    let before = match (query.finish(), before) {
+        (Ok(()), None) => None,
+        (Ok(()), Some(Ok(id))) => Some(id),
+        (Ok(()), Some(Err(cursor::InvalidCursor))) => {
+            return Err(ApiError::validation(invalid_cursor()))
+        }
+        (Err(ApiError::Validation(mut errors)), Some(Err(cursor::InvalidCursor))) => {
+            errors.push(invalid_cursor());
+            return Err(ApiError::Validation(errors));
+        }
+        (Err(e), _) => return Err(e),
+    };
     if limit == 0 {
         return Ok(HttpResponse::Ok().json(Vec::<PostOut>::new()));
     }
     let caller = user.id;
-    let rows = state
+    let page = state
         .db
         .run(move |conn| {
-            store::page_of_posts_with_votes(conn, caller, limit, skip, &search)
+            let request = PageRequest {
+                caller,
+                limit,
+                skip,
+                before,
+                search: &search,
+            };
+            store::page_of_posts_with_votes(conn, &request)
+                .map(|page| (page, search))
                 .map_err(ApiError::from)
         })
-        .await?;
-    let page: Vec<PostOut> = rows.into_iter().map(PostOut::new).collect();
-    Ok(HttpResponse::Ok().json(page))
+        .await;
+    let (page, search) = page?;
+    let next = match page.rows.last() {
+        Some((last, _, _)) if page.has_next => {
+            Some(next_link(limit, &search, &cursor::encode(last.id, &key)))
+        }
+        _ => None,
+    };
+    let body: Vec<PostOut> = page.rows.into_iter().map(PostOut::new).collect();
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = next {
+        response.insert_header((actix_web::http::header::LINK, link));
+    }
+    Ok(response.json(body))
 }
 
 /// Creates a post owned by the caller.
