@@ -7,5 +7,6 @@ mod config;
 mod helpers;
 mod keys;
 mod outage;
+mod paging;
 mod posts;
 mod votes;

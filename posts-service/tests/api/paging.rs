@@ -1,0 +1,379 @@
+//! Cursor paging (`Link: <…>; rel="next"`) and the indexed search's semantics at its edges:
+//! non-ASCII text, wildcard and query-syntax characters, one- and two-character searches,
+//! searches longer than any title, and the search index's migration going down and up.
+
+use std::collections::HashSet;
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use reqwest::{Method, Url};
+use serde_json::{json, Value};
+use service_kit::{with_conn, Backend, DbConn};
+
+use crate::helpers::*;
+
+/// One page: its post ids, and the absolute URL its `Link: <…>; rel="next"` names.
+struct PageOf {
+    ids: Vec<i64>,
+    next: Option<String>,
+}
+
+impl TestApp {
+    /// Fetches `url` (absolute, or a path) and reads its page and `Link` header.
+    async fn page_at(&self, token: &str, url: &str) -> PageOf {
+        let url = if url.starts_with("http") {
+            url.to_string()
+        } else {
+            self.url(url)
+        };
+        let resp = self
+            .client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let links: Vec<String> = resp
+            .headers()
+            .get_all("link")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let (status, body) = status_json(resp).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        assert!(links.len() <= 1, "{links:?}");
+        let next = links.first().map(|link| {
+            let target = link
+                .strip_prefix('<')
+                .and_then(|rest| rest.strip_suffix(">; rel=\"next\""))
+                .unwrap_or_else(|| panic!("not a next link: {link}"));
+            // A relative reference resolves against the request's URL (RFC 8288, 3986).
+            Url::parse(&url).unwrap().join(target).unwrap().to_string()
+        });
+        let ids = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["Post"]["id"].as_i64().unwrap())
+            .collect();
+        PageOf { ids, next }
+    }
+
+    /// Every page from `start` by following `Link`, calling `between` after each page.
+    async fn walk(
+        &self,
+        token: &str,
+        start: &str,
+        mut between: impl AsyncFnMut(),
+    ) -> Vec<Vec<i64>> {
+        let mut pages = Vec::new();
+        let mut url = Some(start.to_string());
+        while let Some(current) = url {
+            let page = self.page_at(token, &current).await;
+            assert!(pages.len() < 100, "paging does not end");
+            url = page.next;
+            pages.push(page.ids);
+            between().await;
+        }
+        pages
+    }
+}
+
+fn bad_cursor() -> Value {
+    json!({ "detail": [{
+        "loc": ["query", "cursor"],
+        "msg": "invalid cursor: not one this list gave for this search",
+        "type": "value_error.cursor",
+    }] })
+}
+
+service_kit::backend_tests! {
+    async fn cursor_pages_walk_the_whole_list_once_while_posts_are_added(backend) {
+        let app = spawn_app(backend).await;
+        let (alice, bob) = (alice(), bob());
+        let mut expected = Vec::new();
+        for i in 0..23 {
+            // Alice's drafts are hers to see; Bob's are never in her list.
+            let id = app.new_post(&alice, &format!("post {i}"), i % 5 != 0).await;
+            expected.push(id);
+            if i % 4 == 0 {
+                app.new_post(&bob, &format!("bob's draft {i}"), false).await;
+            }
+        }
+        expected.reverse();
+
+        let mut added = Vec::new();
+        let pages = app
+            .walk(&alice, "/posts/?limit=4", async || {
+                // New posts (and a draft of Bob's) arrive between every two pages.
+                added.push(app.new_post(&bob, "newer", true).await);
+                app.new_post(&bob, "newer draft", false).await;
+            })
+            .await;
+        assert_eq!(pages.len(), 6, "{pages:?}");
+        assert!(pages[..5].iter().all(|p| p.len() == 4), "{pages:?}");
+        assert_eq!(pages[5].len(), 3);
+        let seen: Vec<i64> = pages.concat();
+        assert_eq!(seen, expected, "no duplicate, no gap, nothing of Bob's drafts");
+        assert!(added.iter().all(|id| !seen.contains(id)));
+
+        // The first page now starts with the posts added meanwhile.
+        let first = app.page_at(&alice, "/posts/?limit=4").await;
+        assert_eq!(first.ids, added.iter().rev().take(4).copied().collect::<Vec<_>>());
+    }
+
+    async fn drafts_stay_private_through_cursors(backend) {
+        let app = spawn_app(backend).await;
+        let (alice, bob) = (alice(), bob());
+        let mut public = Vec::new();
+        let mut drafts = HashSet::new();
+        for i in 0..10 {
+            public.push(app.new_post(&alice, &format!("public {i}"), true).await);
+            drafts.insert(app.new_post(&alice, &format!("draft {i}"), false).await);
+        }
+        public.reverse();
+        let bobs = app.walk(&bob, "/posts?limit=3", async || {}).await.concat();
+        assert_eq!(bobs, public);
+        // A cursor Alice got (pointing into her drafts) shows Bob only what he may see.
+        let alices = app.page_at(&alice, "/posts/?limit=3").await;
+        assert!(alices.ids.iter().any(|id| drafts.contains(id)));
+        let from_alices_cursor = app.walk(&bob, alices.next.as_deref().unwrap(), async || {}).await.concat();
+        assert!(from_alices_cursor.iter().all(|id| !drafts.contains(id)), "{from_alices_cursor:?}");
+        assert_eq!(from_alices_cursor, public[public.len() - from_alices_cursor.len()..]);
+        // Searching for drafts through pages finds only one's own.
+        let found = app.walk(&bob, "/posts/?search=draft&limit=2", async || {}).await.concat();
+        assert!(found.is_empty(), "{found:?}");
+        let found = app.walk(&alice, "/posts/?search=DRAFT&limit=2", async || {}).await.concat();
+        assert_eq!(found.iter().copied().collect::<HashSet<_>>(), drafts);
+    }
+
+    async fn the_link_keeps_limit_and_search_and_is_absent_on_the_last_page(backend) {
+        let app = spawn_app(backend).await;
+        let token = alice();
+        let mut rust = Vec::new();
+        for i in 0..14 {
+            let title = if i % 2 == 0 { format!("Rust & friends {i}") } else { format!("other {i}") };
+            let id = app.new_post(&token, &title, true).await;
+            if i % 2 == 0 {
+                rust.push(id);
+            }
+        }
+        rust.reverse();
+        let resp = app.list(&token, "search=rust%20%26&limit=3").await;
+        let link = resp.headers()["link"].to_str().unwrap().to_string();
+        assert!(link.starts_with("<?limit=3&search=rust+%26&cursor="), "{link}");
+        assert!(link.ends_with(">; rel=\"next\""), "{link}");
+
+        let pages = app.walk(&token, "/posts/?search=rust%20%26&limit=3", async || {}).await;
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+        assert_eq!(pages.concat(), rust);
+
+        // A last page that is exactly full has no link either, nor does a short list.
+        let pages = app.walk(&token, "/posts/?limit=7", async || {}).await;
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [7, 7]);
+        assert!(app.page_at(&token, "/posts/?limit=100").await.next.is_none());
+        assert!(app.page_at(&token, "/posts/?limit=14").await.next.is_none());
+        assert!(app.page_at(&token, "/posts/?limit=13").await.next.is_some());
+        assert!(app.page_at(&token, "/posts/?search=nothing%20like%20it").await.next.is_none());
+        assert!(app.page_at(&token, "/posts/?limit=0").await.next.is_none());
+        // The default limit is spelt out in the link.
+        let resp = app.list(&token, "").await;
+        assert!(resp.headers()["link"].to_str().unwrap().starts_with("<?limit=10&cursor="));
+    }
+
+    async fn skip_counts_from_the_cursor_and_the_link_drops_it(backend) {
+        let app = spawn_app(backend).await;
+        let token = alice();
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            ids.push(app.new_post(&token, &format!("post {i}"), true).await);
+        }
+        ids.reverse();
+        let first = app.page_at(&token, "/posts/?limit=2&skip=1").await;
+        assert_eq!(first.ids, ids[1..3]);
+        let next = first.next.unwrap();
+        assert!(!next.contains("skip"), "{next}");
+        assert_eq!(app.page_at(&token, &next).await.ids, ids[3..5]);
+        let with_skip = app.page_at(&token, &format!("{next}&skip=2")).await;
+        assert_eq!(with_skip.ids, ids[5..7]);
+        assert_eq!(app.page_at(&token, &format!("{next}&skip=100")).await.ids, Vec::<i64>::new());
+    }
+
+    async fn a_tampered_foreign_or_garbled_cursor_is_422(backend) {
+        let app = spawn_app(backend).await;
+        let token = alice();
+        for i in 0..5 {
+            app.new_post(&token, &format!("cursor {i}"), true).await;
+        }
+        let next = app.page_at(&token, "/posts/?limit=2&search=cursor").await.next.unwrap();
+        let cursor = Url::parse(&next)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "cursor")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        assert_eq!(app.page_at(&token, &format!("/posts/?limit=2&search=CURSOR&cursor={cursor}")).await.ids.len(), 2);
+
+        let mut tampered = cursor.clone().into_bytes();
+        tampered[4] = if tampered[4] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let cases = [
+            format!("search=cursor&cursor={tampered}"),
+            // Made for another search (or none).
+            format!("search=curs&cursor={cursor}"),
+            format!("cursor={cursor}"),
+            format!("search=cursor&cursor={}", &cursor[..cursor.len() - 1]),
+            format!("search=cursor&cursor={cursor}A"),
+            "cursor=not%20a%20cursor".to_string(),
+            "cursor=%E2%9C%93".to_string(),
+            format!("cursor={}", "A".repeat(10_000)),
+        ];
+        for query in cases {
+            let (status, body) = status_json(app.list(&token, &query).await).await;
+            assert_eq!((status, &body), (422, &bad_cursor()), "{query}");
+        }
+        // Reported beside the other parameters' errors.
+        let (status, body) = status_json(app.list(&token, "limit=500&cursor=xyz").await).await;
+        assert_eq!(status, 422);
+        let locs: Vec<&Value> = body["detail"].as_array().unwrap().iter().map(|e| &e["loc"]).collect();
+        assert_eq!(locs, [&json!(["query", "limit"]), &json!(["query", "cursor"])]);
+        // A cursor without a token is still 401 first.
+        let resp = app.get(&format!("/posts/?cursor={tampered}"), None).await;
+        assert_eq!(resp.status(), 401);
+        // An empty cursor is no cursor.
+        assert_eq!(app.list_ids(&token, "cursor=&limit=1").await.len(), 1);
+    }
+
+    async fn search_matches_non_ascii_text_and_special_characters_literally(backend) {
+        let app = spawn_app(backend).await;
+        let token = alice();
+        let aero = app.new_post(&token, "Ærøskøbing HARBOUR", true).await;
+        let japanese = app.new_post(&token, "日本語のタイトル", true).await;
+        let turkish = app.new_post(&token, "İSTANBUL notes", true).await;
+        let emoji = app.new_post(&token, "crab 🦀 party", true).await;
+        let discount = app.new_post(&token, "50%_off today", true).await;
+        let near_discount = app.new_post(&token, "50xyoff today", true).await;
+        let quoted = app.new_post(&token, "she said \"hi\" * twice", true).await;
+        let star = app.new_post(&token, "a*b?c[d] OR e", true).await;
+        let escape = app.new_post(&token, "C:\\path\\to", true).await;
+
+        let q = |s: &str| format!("search={}&limit=100", urlencode(s));
+        assert_eq!(app.list_ids(&token, &q("ærøSKØB")).await, [aero]);
+        assert_eq!(app.list_ids(&token, &q("harbour")).await, [aero]);
+        assert_eq!(app.list_ids(&token, &q("本語のタ")).await, [japanese]);
+        assert_eq!(app.list_ids(&token, &q("i̇stanbul")).await, [turkish]);
+        assert_eq!(app.list_ids(&token, &q("İstanbul")).await, [turkish]);
+        assert_eq!(app.list_ids(&token, &q("🦀 p")).await, [emoji]);
+        assert_eq!(app.list_ids(&token, &q("50%_off")).await, [discount]);
+        assert_eq!(app.list_ids(&token, &q("0%_o")).await, [discount]);
+        assert!(app.list_ids(&token, &q("50%off")).await.is_empty());
+        assert!(app.list_ids(&token, &q("50__off")).await.is_empty());
+        assert_eq!(app.list_ids(&token, &q("xyoff")).await, [near_discount]);
+        assert_eq!(app.list_ids(&token, &q("off today")).await, [near_discount, discount]);
+        assert_eq!(app.list_ids(&token, &q("\"hi\" *")).await, [quoted]);
+        assert_eq!(app.list_ids(&token, &q("said \"")).await, [quoted]);
+        assert_eq!(app.list_ids(&token, &q("*b?c[d] or")).await, [star]);
+        assert!(app.list_ids(&token, &q("a*c")).await.is_empty());
+        assert!(app.list_ids(&token, &q("hi OR she")).await.is_empty());
+        assert!(app.list_ids(&token, &q("harbour NOT")).await.is_empty());
+        assert_eq!(app.list_ids(&token, &q("\\path\\")).await, [escape]);
+        assert!(app.list_ids(&token, &q("\\\\")).await.is_empty());
+    }
+
+    async fn one_and_two_character_searches_answer_like_longer_ones(backend) {
+        let app = spawn_app(backend).await;
+        let token = alice();
+        let ab = app.new_post(&token, "xAB", true).await;
+        let ba = app.new_post(&token, "bax", true).await;
+        let e_acute = app.new_post(&token, "café", true).await;
+        let percent = app.new_post(&token, "5%", true).await;
+        let drafted = app.new_post(&bob(), "a draft with ab", false).await;
+
+        let q = |s: &str| format!("search={}&limit=100", urlencode(s));
+        assert_eq!(app.list_ids(&token, &q("a")).await, [e_acute, ba, ab]);
+        assert_eq!(app.list_ids(&token, &q("AB")).await, [ab]);
+        assert_eq!(app.list_ids(&token, &q("ba")).await, [ba]);
+        assert_eq!(app.list_ids(&token, &q("É")).await, [e_acute]);
+        assert_eq!(app.list_ids(&token, &q("fÉ")).await, [e_acute]);
+        assert_eq!(app.list_ids(&token, &q("%")).await, [percent]);
+        assert_eq!(app.list_ids(&token, &q("_")).await, Vec::<i64>::new());
+        assert_eq!(app.list_ids(&token, &q("zz")).await, Vec::<i64>::new());
+        assert_eq!(app.list_ids(&bob(), &q("ab")).await, [drafted, ab]);
+        // Short searches page by cursor like any other.
+        let pages = app.walk(&token, &format!("/posts/?{}", q("a").replace("limit=100", "limit=1")), async || {}).await;
+        assert_eq!(pages.concat(), [e_acute, ba, ab]);
+    }
+
+    async fn a_search_longer_than_any_title_finds_nothing_without_error(backend) {
+        let app = spawn_app(backend).await;
+        let token = alice();
+        let long_title = "İ".repeat(300);
+        let id = app.new_post(&token, &long_title, true).await;
+        // The longest search that can match: a title of 300 characters lower-cased to 600.
+        let longest = "i̇".repeat(300);
+        assert_eq!(longest.chars().count(), 600);
+        assert_eq!(app.list_ids(&token, &format!("search={}", urlencode(&longest))).await, [id]);
+        for search in [format!("{longest}i"), "x".repeat(301), "a".repeat(60_000), "%_".repeat(8_000)] {
+            let resp = app.list(&token, &format!("search={}", urlencode(&search))).await;
+            assert!(resp.headers().get("link").is_none());
+            let (status, body) = status_json(resp).await;
+            assert_eq!((status, body), (200, json!([])), "{} chars", search.chars().count());
+        }
+    }
+
+    async fn the_search_index_migration_goes_down_and_up_again(backend) {
+        const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+        const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+        let app = spawn_app(backend).await;
+        let token = alice();
+        let before = app.new_post(&token, "indexed before", true).await;
+        let url = app.config.database_url.clone();
+        let (index_gone, index_back) = actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = DbConn::establish(&url).unwrap();
+            let count_index = |conn: &mut DbConn| -> i64 {
+                #[derive(diesel::QueryableByName)]
+                struct Count {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                use diesel::RunQueryDsl;
+                let sql = match conn.backend() {
+                    Backend::Postgres => "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'posts_title_search_trgm'",
+                    Backend::Sqlite => "SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'posts_fts%'",
+                };
+                with_conn!(conn, |c| diesel::sql_query(sql).get_result::<Count>(c)).unwrap().n
+            };
+            let migrations = match backend {
+                Backend::Postgres => POSTGRES,
+                Backend::Sqlite => SQLITE,
+            };
+            let reverted = with_conn!(&mut conn, |c| c.revert_last_migration(migrations).map(|v| v.to_string()));
+            assert_eq!(reverted.unwrap(), "20261127000001");
+            let gone = count_index(&mut conn);
+            conn.run_migrations(POSTGRES, SQLITE, 1).unwrap();
+            (gone, count_index(&mut conn))
+        })
+        .await
+        .unwrap();
+        assert_eq!(index_gone, 0);
+        assert!(index_back > 0);
+        // Posts from before the index was (re)built are found through it, and new ones too.
+        let after = app.new_post(&token, "indexed after", true).await;
+        assert_eq!(app.list_ids(&token, "search=indexed").await, [after, before]);
+        let resp = app
+            .request(Method::PUT, &format!("/posts/{before}"), Some(&token))
+            .json(&json!({ "title": "renamed", "content": "c" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(app.list_ids(&token, "search=indexed").await, [after]);
+        assert_eq!(app.list_ids(&token, "search=renamed").await, [before]);
+        assert_eq!(app.delete_post(&token, after).await.status(), 204);
+        assert!(app.list_ids(&token, "search=indexed").await.is_empty());
+    }
+}
+
+/// Percent-encodes a query value.
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)]).unwrap()[2..].to_string()
+}
