@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""Scale benchmark: posts-service at 1 000 000 posts, beside what PostgreSQL alone does.
+
+PostgreSQL: creates a fresh database, migrates it with the release binary, seeds 10 000
+authors, 1 000 000 posts and about 3 000 000 votes with SQL (bench/sql/scale-*.sql, timed),
+starts auth-service and posts-service (release), and measures with wrk at N connections the
+first page, a cursor page at depth ~500 000, a skip page at depth 10 000, and searches for a
+rare word, a common word and no match, each beside pgbench running the service's own
+statement with the same values. Then post creation with and without the search index.
+
+SQLite: the same data in a file, one client: a rare-word search and a deep cursor page (and
+the others, for comparison), then post creation with and without the FTS5 index.
+
+Prints every figure beside its target, the plans of the statements, and keeps the raw wrk and
+pgbench output in the run's directory. Reuses bench.py's pieces; standard library only; needs
+wrk, pgbench and psql on PATH, and a PostgreSQL superuser (the seed skips foreign-key triggers).
+"""
+
+import argparse
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench as base  # noqa: E402  (bench.py: Service, Client, wrk, probe, run, log)
+
+ROOT, BENCH, log, run = base.ROOT, base.BENCH, base.log, base.run
+USERS = 10
+POSTS = 1_000_000
+MAX_ID = 2**63 - 1
+PG_POSTS_PORT, PG_AUTH_PORT, SQLITE_POSTS_PORT = 18200, 18201, 18210
+
+# name, query of the request (besides limit=10), pgbench script, pgbench defines
+SEARCHES = [
+    ("search, rare word (10 posts)", "zebra"),
+    ("search, common word (5 %)", "rust"),
+    ("search, no match", "nosuchword"),
+]
+
+
+def psql(url, *args, **kw):
+    return run(["psql", url, "-v", "ON_ERROR_STOP=1", "-q", *args], **kw).stdout
+
+
+def psql_value(url, sql):
+    return run(["psql", url, "-At", "-c", sql]).stdout.strip()
+
+
+def seed_postgres(url, raw):
+    """Seeds the migrated database; returns (seconds, {table: rows})."""
+    started = time.monotonic()
+    secondary = psql_value(url, """
+        SELECT json_agg(json_build_array(indexname, indexdef)) FROM pg_indexes
+        WHERE schemaname = 'public' AND tablename IN ('authors', 'posts', 'votes')
+          AND indexname NOT IN (SELECT conname FROM pg_constraint)""")
+    indexes = json.loads(secondary) if secondary else []
+    for name, _ in indexes:
+        psql(url, "-c", f'DROP INDEX "{name}"')
+    psql(url, "-f", os.path.join(BENCH, "sql", "scale-seed.sql"))
+    # The votes load beside the posts' index builds: two cores busy instead of one.
+    jobs = [subprocess.Popen(["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-f",
+                              os.path.join(BENCH, "sql", "scale-votes.sql")],
+                             stdout=raw, stderr=subprocess.STDOUT)]
+    for _, definition in indexes:
+        jobs.append(subprocess.Popen(["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                                      "SET maintenance_work_mem = '512MB'", "-c", definition],
+                                     stdout=raw, stderr=subprocess.STDOUT))
+    for job in jobs:
+        if job.wait() != 0:
+            raise SystemExit(f"seeding failed: {job.args}")
+    psql(url, "-c", "VACUUM ANALYZE")
+    seconds = time.monotonic() - started
+    counts = {t: int(psql_value(url, f"SELECT count(*) FROM {t}")) for t in ("authors", "posts", "votes")}
+    return seconds, counts
+
+
+def seed_sqlite(path):
+    """The same shape of data in a migrated SQLite file (Python's sqlite3; its triggers and
+    the FTS index dropped during the load and rebuilt after). Returns seconds."""
+    started = time.monotonic()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")
+    triggers = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'posts'").fetchall()
+    words = ["the", "a", "new", "how", "why", "my", "first", "notes", "on", "post", "api", "web",
+             "python", "fastapi", "server", "database", "query", "index", "cache", "async", "test",
+             "deploy", "docker", "guide", "tips", "review", "update", "week", "today", "release",
+             "design", "simple", "fast", "slow", "bug", "fix", "feature", "story", "team", "data",
+             "cloud", "linux", "code", "learning", "project", "service", "user", "login", "token",
+             "vote", "morning", "coffee", "garden", "travel", "music", "book", "movie", "city",
+             "river", "mountain", "lake", "winter", "summer", "spring", "autumn", "night", "sunday",
+             "weekend", "recipe", "bread", "tea", "chess", "game", "match", "goal", "score", "run",
+             "walk", "bike", "photo", "camera", "art", "paint", "song", "piano", "guitar", "shop",
+             "market", "price", "plan", "idea", "question", "answer", "problem", "solution", "life",
+             "work", "home", "family", "friend", "école", "café", "straße", "naïve", "über"]
+    db.execute("BEGIN")
+    for name, _ in triggers:
+        db.execute(f'DROP TRIGGER "{name}"')
+    db.execute("CREATE TEMP TABLE vocabulary (i INTEGER PRIMARY KEY, w TEXT)")
+    db.executemany("INSERT INTO vocabulary VALUES (?, ?)", list(enumerate(words)))
+    n = len(words)
+    # Refers to the row (g.i), so SQLite draws a word per row rather than once per statement.
+    pick = f"(SELECT w FROM vocabulary AS v WHERE v.i = (abs(random()) + 0 * g.i) % {n})"
+    db.execute("""INSERT INTO authors (id, email, created_at)
+        WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 10000)
+        SELECT i, 'author' || i || '@example.com', datetime('2025-01-01', '+' || i || ' minutes') FROM g""")
+    db.execute(f"""INSERT INTO posts (id, title, title_search, content, published, created_at, owner_id)
+        WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {POSTS}),
+        titles AS MATERIALIZED (SELECT i, {pick} || ' ' || {pick} || ' ' || {pick}
+                          || CASE WHEN i % 20 = 7 THEN ' Rust' ELSE '' END || ' ' || {pick}
+                          || CASE WHEN i % 100000 = 4242 THEN ' zebra' ELSE '' END || ' ' || {pick}
+                          || CASE WHEN i % 3 = 0 THEN ' ' || {pick} ELSE '' END AS t FROM g)
+        SELECT i, t, lower(t),
+               'Seeded post ' || i || ' of the scale benchmark, a line of body text like many others.',
+               i % 50 <> 0, datetime('2025-06-01', '+' || (i * 10) || ' seconds'), 1 + (i * 7919) % 10000
+        FROM titles""")
+    db.execute(f"""INSERT INTO votes (post_id, user_id)
+        WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {POSTS}),
+        j(k) AS (VALUES (1), (2), (3), (4), (5), (6))
+        SELECT i, 1 + (i * 7919 + k * 104729) % 10000 FROM g, j WHERE k <= i % 7 ORDER BY i, k""")
+    db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")
+    for _, sql in triggers:
+        db.execute(sql)
+    db.execute("COMMIT")
+    db.execute("ANALYZE")
+    db.close()
+    return time.monotonic() - started
+
+
+def page(client, path, token):
+    """GET a list page: (ids, absolute-path URL of its next page or None)."""
+    client.conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    resp = client.conn.getresponse()
+    body = json.loads(resp.read())
+    assert resp.status == 200, (path, resp.status, body)
+    link = resp.getheader("Link")
+    nxt = None
+    if link:
+        target = re.fullmatch(r'<([^>]*)>; rel="next"', link).group(1)
+        nxt = urllib.parse.urljoin(path, target)
+    return [p["Post"]["id"] for p in body], nxt
+
+
+def cursors_after(port, token, start, count):
+    """The cursor URLs of the `count` pages that follow page `start` (a path), and the range
+    of the ids their pages start below."""
+    client = base.Client(port)
+    ids, nxt = page(client, start, token)
+    urls, befores = [], []
+    for _ in range(count):
+        urls.append(nxt)
+        befores.append(ids[-1])
+        ids, nxt = page(client, nxt, token)
+    return urls, min(befores), max(befores)
+
+
+def wrk_paths(paths, port, connections, duration, env, tmp, raw, label):
+    urls_file = os.path.join(tmp, "urls.txt")
+    with open(urls_file, "w") as f:
+        f.write("\n".join(paths) + "\n")
+    out = run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
+               "-s", os.path.join(BENCH, "wrk", "urls.lua"), f"http://127.0.0.1:{port}"],
+              env={**os.environ, **env, "BENCH_URLS": urls_file}).stdout
+    raw.write(f"\n===== wrk: {label}: {paths[0]} ({len(paths)} paths)\n{out}")
+    return parse_wrk(out)
+
+
+def parse_wrk(out):
+    fields = dict(kv.split("=") for kv in re.search(r"^BENCH (.*)$", out, re.M).group(1).split())
+    r = {k: int(v) for k, v in fields.items()}
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["status"]
+    return r
+
+
+def pgbench(url, script, mode, defines, clients, duration, raw, label):
+    cmd = ["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", "2", "-T", str(duration),
+           "-f", os.path.join(BENCH, "sql", script)]
+    for k, v in defines.items():
+        cmd += ["-D", f"{k}={v}"]
+    out = run(cmd + [url]).stdout
+    raw.write(f"\n===== pgbench: {label}: {script} -M {mode} {defines}\n{out}")
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def explain(url, script, defines):
+    """EXPLAIN ANALYZE of a pgbench script's statement with its values as literals (the plan
+    an unnamed statement gets; for the page statement also the prepared one's)."""
+    sql = open(os.path.join(BENCH, "sql", script)).read()
+    sql = "\n".join(line for line in sql.splitlines() if not line.startswith(("--", "\\")))
+    values = {"me": "1", "before": str(defines["hi"]), **{k: v for k, v in defines.items() if k not in ("lo", "hi")}}
+    for k, v in sorted(values.items(), key=lambda kv: -len(kv[0])):
+        literal = v if re.fullmatch(r"-?\d+|true|false", str(v)) else "'" + str(v).replace("'", "''") + "'"
+        sql = sql.replace(f":{k}", literal)
+    return psql_value(url, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql.rstrip().rstrip(";"))
+
+
+def ms(us):
+    return f"{us / 1000:.2f} ms"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pg", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+                    help="PostgreSQL server (a superuser's admin database URL); bench_scale_auth and "
+                         "bench_scale_posts are (re)created there")
+    ap.add_argument("--duration", type=int, default=8, help="seconds per wrk / pgbench run")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
+    ap.add_argument("--out", help="directory for the raw output (default: a new temporary one)")
+    args = ap.parse_args()
+
+    if not args.skip_build:
+        log("building release binaries ...")
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "auth-service", "-p", "posts-service",
+                        "--bins"], cwd=ROOT, check=True)
+    tmp = args.out or tempfile.mkdtemp(prefix="posts-scale-")
+    os.makedirs(tmp, exist_ok=True)
+    raw = open(os.path.join(tmp, "raw.txt"), "w", buffering=1)
+    raw.write(f"load average at start: {os.getloadavg()}\n")
+    log(f"raw output in {raw.name}")
+    c, d = args.connections, args.duration
+    rows, plans, r = [], [], {}
+
+    def row(name, value, target="", ok=None):
+        rows.append((name, value, target, "" if ok is None else ("ok" if ok else "MISSED")))
+
+    # ---------------------------------------------------------------- PostgreSQL
+    base_url = args.pg.rsplit("/", 1)[0]
+    for db in ("bench_scale_auth", "bench_scale_posts"):
+        psql(args.pg, "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        psql(args.pg, "-c", f"CREATE DATABASE {db}")
+    auth_db, posts_db = f"{base_url}/bench_scale_auth", f"{base_url}/bench_scale_posts"
+    posts_bin = os.path.join(ROOT, "target", "release", "posts-service")
+    run([posts_bin, "migrate"], env={"PATH": os.environ["PATH"], "DATABASE_URL": posts_db, "RUST_LOG": "warn"})
+    log(f"seeding {POSTS} posts, votes and authors with SQL ...")
+    load = os.getloadavg()[0]
+    seconds, counts = seed_postgres(posts_db, raw)
+    row("seed (PostgreSQL, SQL)", f"{seconds:8.1f} s  {counts}  (load average {load:.1f})", "<= 60 s", seconds <= 60)
+
+    auth = base.Service("auth-service", PG_AUTH_PORT, {
+        "DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": os.path.join(tmp, "key.pem"), "BCRYPT_COST": "4"}, tmp)
+    posts = base.Service("posts-service", PG_POSTS_PORT, {
+        "DATABASE_URL": posts_db, "JWT_JWKS_URL": f"http://127.0.0.1:{PG_AUTH_PORT}/.well-known/jwks.json"}, tmp)
+    sqlite_posts = None
+    try:
+        auth.start()
+        posts.start()
+        a = base.Client(PG_AUTH_PORT)
+        tokens = []
+        for i in range(USERS):
+            status, body = a.call("POST", "/users/", {"email": f"scale{i}@example.com", "password": base.PASSWORD})
+            assert status == 201 and body["id"] == i + 1, (status, body)
+            status, body = a.call("POST", "/login", {"username": f"scale{i}@example.com", "password": base.PASSWORD}, form=True)
+            assert status == 200, (status, body)
+            tokens.append(body["access_token"])
+        tokens_file = os.path.join(tmp, "tokens.txt")
+        with open(tokens_file, "w") as f:
+            f.write("\n".join(tokens) + "\n")
+        env = {"BENCH_DIR": BENCH, "BENCH_TOKENS": tokens_file}
+
+        cursor_urls, lo, hi = cursors_after(PG_POSTS_PORT, tokens[0], f"/posts/?limit=10&skip={POSTS // 2 - 10}", 20)
+        common = {"published": "true", "skip": "0", "lo": MAX_ID, "hi": MAX_ID}
+        scenarios = [
+            ("first page", ["/posts/?limit=10"], "scale-page.sql", "prepared", common, True),
+            ("cursor page, depth ~500 000", cursor_urls, "scale-page.sql", "prepared",
+             {**common, "lo": lo, "hi": hi}, True),
+            ("skip page, depth 10 000", ["/posts/?limit=10&skip=10000"], "scale-page.sql", "prepared",
+             {**common, "skip": "10000"}, False),
+        ]
+        for name, word in SEARCHES:
+            scenarios.append((name, [f"/posts/?limit=10&search={word}"], "scale-search.sql", "extended",
+                              {**common, "pattern": f"%{word}%", "esc": "\\"}, True))
+        scenarios.append(("search, common word, cursor page", None, "scale-search.sql", "extended",
+                          {**common, "pattern": "%rust%", "esc": "\\"}, True))
+
+        for name, paths, script, mode, defines, targeted in scenarios:
+            if paths is None:  # cursor pages ~1 000 matches (20 000 posts) deep into the word
+                paths, low, high = cursors_after(PG_POSTS_PORT, tokens[0], "/posts/?limit=10&search=rust&skip=990", 20)
+                defines = {**defines, "lo": low, "hi": high}
+            log(f"{name}: pgbench, wrk ...")
+            tps = pgbench(posts_db, script, mode, defines, c, d, raw, name)
+            w = wrk_paths(paths, PG_POSTS_PORT, c, d, env, tmp, raw, name)
+            r[name] = (w, tps)
+            ratio = w["rps"] / tps
+            value = (f"{w['rps']:7.0f} req/s  p50 {ms(w['p50_us'])}  p99 {ms(w['p99_us'])}  errors {w['errors']}  "
+                     f"pgbench {tps:7.0f} tps  ratio {ratio:4.0%}")
+            if targeted:
+                ok = w["errors"] == 0 and w["p99_us"] <= 20_000 and ratio >= 0.40
+                row(f"PG {name}", value, "p99 <= 20 ms, >= 40 % of pgbench", ok)
+            else:
+                row(f"PG {name}", value, "(cost grows with skip)")
+            plans.append((name, explain(posts_db, script, defines)))
+
+        # Creating posts with the trigram index, then without it (its down migration).
+        log("post creation with and without the trigram index ...")
+        with_index = base.wrk("create.lua", f"http://127.0.0.1:{PG_POSTS_PORT}", c, 2, d,
+                              {**env, "BENCH_CONNECTIONS": str(c)})
+        psql(posts_db, "-f", os.path.join(ROOT, "posts-service", "migrations", "postgres",
+                                          "2026-11-27-000001_search_index", "down.sql"))
+        without = base.wrk("create.lua", f"http://127.0.0.1:{PG_POSTS_PORT}", c, 2, d,
+                           {**env, "BENCH_CONNECTIONS": str(c)})
+        creation_rows("PG", row, with_index, without)
+        raw.write(f"\n===== create PG with index: {with_index}\n===== without: {without}\n")
+        posts.stop()
+
+        # ---------------------------------------------------------------- SQLite
+        if not args.skip_sqlite:
+            path = os.path.join(tmp, "posts.db")
+            url = f"sqlite://{path}"
+            run([posts_bin, "migrate"], env={"PATH": os.environ["PATH"], "DATABASE_URL": url, "RUST_LOG": "warn"})
+            log("seeding SQLite ...")
+            seconds = seed_sqlite(path)
+            row("seed (SQLite, SQL)", f"{seconds:8.1f} s", "(no target)")
+            sqlite_posts = base.Service("posts-service", SQLITE_POSTS_PORT, {
+                "DATABASE_URL": url, "JWT_JWKS_URL": f"http://127.0.0.1:{PG_AUTH_PORT}/.well-known/jwks.json"}, tmp)
+            sqlite_posts.start()
+            cursor_urls, _, _ = cursors_after(SQLITE_POSTS_PORT, tokens[0], f"/posts/?limit=10&skip={POSTS // 2 - 10}", 1)
+            single = [
+                ("search, rare word", "/posts/?limit=10&search=zebra", True),
+                ("cursor page, depth ~500 000", cursor_urls[0], True),
+                ("first page", "/posts/?limit=10", False),
+                ("search, common word", "/posts/?limit=10&search=rust", False),
+                ("search, no match", "/posts/?limit=10&search=nosuchword", False),
+                ("skip page, depth 10 000", "/posts/?limit=10&skip=10000", False),
+            ]
+            for name, path_q, targeted in single:
+                p = base.probe(SQLITE_POSTS_PORT, path_q, tokens[0], max(2, d // 2), interval=0.0)
+                raw.write(f"\n===== SQLite single client: {name}: {path_q}: {p}\n")
+                value = f"p50 {ms(p['p50_us'])}  p99 {ms(p['p99_us'])}  ({p['requests']} requests, errors {p['errors']})"
+                if targeted:
+                    row(f"SQLite 1 client {name}", value, "p99 <= 20 ms", p["p99_us"] <= 20_000 and p["errors"] == 0)
+                else:
+                    row(f"SQLite 1 client {name}", value)
+            log("SQLite post creation with and without the FTS5 index ...")
+            with_index = base.wrk("create.lua", f"http://127.0.0.1:{SQLITE_POSTS_PORT}", c, 2, d,
+                                  {**env, "BENCH_CONNECTIONS": str(c)})
+            db = sqlite3.connect(path, isolation_level=None)
+            db.executescript(open(os.path.join(ROOT, "posts-service", "migrations", "sqlite",
+                                               "2026-11-27-000001_search_index", "down.sql")).read())
+            db.close()
+            without = base.wrk("create.lua", f"http://127.0.0.1:{SQLITE_POSTS_PORT}", c, 2, d,
+                               {**env, "BENCH_CONNECTIONS": str(c)})
+            creation_rows("SQLite", row, with_index, without)
+            raw.write(f"\n===== create SQLite with index: {with_index}\n===== without: {without}\n")
+    finally:
+        for svc in (sqlite_posts, posts, auth):
+            if svc:
+                svc.stop()
+
+    raw.write(f"\nload average at end: {os.getloadavg()}\n")
+    width = max(len(x[0]) for x in rows)
+    print(f"\nmachine: {os.cpu_count()} cores, {os.uname().release}, load average now "
+          f"{os.getloadavg()[0]:.1f}; PostgreSQL at {args.pg.rsplit('@', 1)[-1]}; {c} connections, {d} s per run\n")
+    for name, value, target, verdict in rows:
+        print(f"{name:<{width}}  {value:<100}  {('target ' + target) if target else '':<40} {verdict}")
+    for name, plan in plans:
+        print(f"\nplan, {name} (PostgreSQL, EXPLAIN ANALYZE):\n  " + plan.replace("\n", "\n  "))
+    print(f"\nraw output: {raw.name}")
+
+
+def creation_rows(backend, row, with_index, without):
+    for label, x in (("without", without), ("with", with_index)):
+        row(f"{backend} create, {label} the search index",
+            f"{x['rps']:7.0f} req/s  p50 {ms(x['p50_us'])}  p99 {ms(x['p99_us'])}  errors {x['errors']}")
+    rate = with_index["rps"] / without["rps"]
+    p99 = with_index["p99_us"] / max(without["p99_us"], 1)
+    row(f"{backend} create, index cost", f"rate {rate:4.0%} of before, p99 {p99:4.0%} of before",
+        "rate >= 80 %, p99 <= 120 %", rate >= 0.8 and p99 <= 1.2)
+
+
+if __name__ == "__main__":
+    main()
