@@ -82,7 +82,12 @@ pub struct StackConfig {
 
     /// With --ephemeral: a JSON fixture of users, posts and votes loaded through the API
     /// before the JSON line is printed; a bad entry stops start-up, naming it.
-    #[arg(long, env = "STACK_SEED_FILE", requires = "ephemeral")]
+    #[arg(
+        long,
+        env = "STACK_SEED_FILE",
+        value_name = "FILE",
+        requires = "ephemeral"
+    )]
     pub seed: Option<PathBuf>,
 
     /// Options both services get: CORS origins, shutdown grace period, worker threads.

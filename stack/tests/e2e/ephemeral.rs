@@ -224,6 +224,26 @@ async fn sigterm_stops_it_and_removes_its_folder() {
 }
 
 #[actix_web::test]
+async fn with_stdin_already_closed_it_stops_during_start_up_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = command(tmp.path(), &[], &[])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty() || out.stdout.ends_with(b"}\n"),
+        "at most the JSON line: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(data_folders(tmp.path()).is_empty());
+}
+
+#[actix_web::test]
 async fn two_ephemeral_stacks_run_side_by_side_without_sharing_anything() {
     let one = Ephemeral::start(&[], &[]);
     let two = Ephemeral::start(&[], &[]);
@@ -301,10 +321,16 @@ fn refused_fixture(fixture: Value) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("fixture.json");
     std::fs::write(&file, fixture.to_string()).unwrap();
-    let out = command(tmp.path(), &["--seed", file.to_str().unwrap()], &[])
+    let mut child = command(tmp.path(), &["--seed", file.to_str().unwrap()], &[])
         .stdin(Stdio::piped())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // stdin stays open until it exits: the refusal alone stops it.
+    let stdin = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(out.stdout.is_empty(), "no JSON line for a refused fixture");
