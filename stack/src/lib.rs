@@ -251,7 +251,43 @@ impl StackHandle {
 
 #[cfg(test)]
 mod tests {
-    use super::base_url;
+    use super::{base_url, StackConfig};
+
+    /// Parses flags only, ignoring the environment of the test process.
+    fn try_parse(args: &[&str]) -> Result<StackConfig, clap::Error> {
+        let cmd =
+            <StackConfig as clap::CommandFactory>::command().mut_args(|a| a.env(None::<&str>));
+        let matches = cmd.try_get_matches_from(args)?;
+        <StackConfig as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
+
+    fn parse(args: &[&str]) -> StackConfig {
+        try_parse(args).unwrap()
+    }
+
+    #[test]
+    fn bcrypt_cost_is_12_by_default_4_when_ephemeral_and_as_set_when_set() {
+        assert_eq!(parse(&["stack"]).effective_bcrypt_cost(), 12);
+        assert_eq!(parse(&["stack", "--ephemeral"]).effective_bcrypt_cost(), 4);
+        let set = parse(&["stack", "--ephemeral", "--bcrypt-cost", "12"]);
+        assert_eq!(set.effective_bcrypt_cost(), 12);
+        assert_eq!(set.service_configs().0.bcrypt_cost, 12);
+        assert_eq!(StackConfig::defaults().effective_bcrypt_cost(), 12);
+    }
+
+    #[test]
+    fn token_lifetime_options_reach_the_auth_service() {
+        let (auth, _) = parse(&["stack", "--access-token-expire-seconds", "2"]).service_configs();
+        assert_eq!(auth.token_ttl(), std::time::Duration::from_secs(2));
+        let (auth, _) = parse(&["stack", "--access-token-expire-minutes", "2"]).service_configs();
+        assert_eq!(auth.token_ttl(), std::time::Duration::from_secs(120));
+    }
+
+    #[test]
+    fn seed_needs_ephemeral() {
+        assert!(try_parse(&["stack", "--seed", "f.json"]).is_err());
+        assert!(try_parse(&["stack", "--ephemeral", "--seed", "f.json"]).is_ok());
+    }
 
     #[test]
     fn base_urls_reach_unspecified_addresses_through_loopback_and_bracket_ipv6() {
