@@ -8,6 +8,14 @@ use std::time::Duration;
 use clap::Parser;
 use shared_claims::Alg;
 
+/// Longest access-token lifetime `ACCESS_TOKEN_EXPIRE_SECONDS` accepts: a year.
+pub const MAX_TOKEN_TTL_SECONDS: u64 = 31_536_000;
+
+/// An access-token lifetime from the two options: the seconds win when set.
+pub fn token_ttl(minutes: u64, seconds: Option<u64>) -> Duration {
+    Duration::from_secs(seconds.unwrap_or(minutes * 60))
+}
+
 /// The auth service: users, passwords, login, and the public keys of its tokens.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "auth-service", version, about)]
@@ -40,6 +48,12 @@ pub struct Config {
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=525_600))]
     pub access_token_expire_minutes: u64,
+
+    /// Lifetime of an access token, in seconds; when set it takes precedence over the
+    /// minutes (sub-minute lifetimes are for tests of expiry).
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_TTL_SECONDS))]
+    pub access_token_expire_seconds: Option<u64>,
 
     /// Token signing algorithm: `EdDSA` (Ed25519 key pair) or `HS256` (shared secret).
     #[arg(long, env = "JWT_ALGORITHM", default_value = "EdDSA")]
@@ -108,8 +122,13 @@ impl Config {
         }
     }
 
+    /// The access-token lifetime: `ACCESS_TOKEN_EXPIRE_SECONDS` when set, otherwise
+    /// `ACCESS_TOKEN_EXPIRE_MINUTES`.
     pub fn token_ttl(&self) -> Duration {
-        Duration::from_secs(self.access_token_expire_minutes * 60)
+        token_ttl(
+            self.access_token_expire_minutes,
+            self.access_token_expire_seconds,
+        )
     }
 
     pub fn db_options(&self) -> service_kit::DbOptions {

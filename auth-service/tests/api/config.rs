@@ -18,6 +18,7 @@ fn help_documents_every_option_with_its_environment_variable() {
         "BIND_ADDR",
         "DATABASE_URL",
         "ACCESS_TOKEN_EXPIRE_MINUTES",
+        "ACCESS_TOKEN_EXPIRE_SECONDS",
         "JWT_ALGORITHM",
         "JWT_PRIVATE_KEY_FILE",
         "JWT_SECRET",
@@ -38,6 +39,9 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
         ("BCRYPT_COST", "abc"),
         ("BCRYPT_COST", "3"),
         ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+        ("ACCESS_TOKEN_EXPIRE_SECONDS", "0"),
+        ("ACCESS_TOKEN_EXPIRE_SECONDS", "31536001"),
+        ("ACCESS_TOKEN_EXPIRE_SECONDS", "2s"),
         ("BIND_ADDR", "nowhere"),
         ("JWT_ALGORITHM", "RS256"),
     ] {

@@ -44,6 +44,23 @@ service_kit::backend_tests! {
         assert_eq!(body["expires_in"], 300);
     }
 
+    async fn access_token_expire_seconds_takes_precedence_over_the_minutes(backend) {
+        let app = crate::helpers::spawn_app_with(backend, |c| {
+            c.access_token_expire_minutes = 5;
+            c.access_token_expire_seconds = Some(2);
+        })
+        .await;
+        app.create_user("alice@example.com").await;
+        let body: Value = app.login("alice@example.com", PASSWORD).await.json().await.unwrap();
+        assert_eq!(body["expires_in"], 2);
+        let jwks = app.get("/.well-known/jwks.json").await.text().await.unwrap();
+        let claims = KeySet::from_jwks_json(&jwks)
+            .unwrap()
+            .verify(body["access_token"].as_str().unwrap(), &verify_config())
+            .expect("token verifies");
+        assert_eq!(claims.exp - claims.iat, 2);
+    }
+
     async fn login_accepts_json_and_any_case_of_the_email(backend) {
         let app = spawn_app(backend).await;
         app.create_user("Alice@example.com").await;

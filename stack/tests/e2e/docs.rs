@@ -44,10 +44,10 @@ async fn swagger_ui_lists_every_operation_of_both_services_in_headless_chromium(
         return;
     }
     let stack = spawn_stack(service_kit::Backend::Sqlite).await;
-    for base in [stack.auth.clone(), stack.posts.clone()] {
+    for base in [stack.auth_url().to_owned(), stack.posts_url().to_owned()] {
         // Nothing is loaded from elsewhere: the page and its scripts come from the binary.
         let page = stack
-            .client
+            .client()
             .get(format!("{base}/docs/"))
             .send()
             .await
@@ -61,7 +61,7 @@ async fn swagger_ui_lists_every_operation_of_both_services_in_headless_chromium(
         );
 
         let spec: Value = stack
-            .client
+            .client()
             .get(format!("{base}/openapi.json"))
             .send()
             .await

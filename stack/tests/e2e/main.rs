@@ -4,8 +4,10 @@
 mod binary;
 mod compose;
 mod docs;
+mod ephemeral;
 mod expiry;
 mod gateway;
+mod harness;
 mod helpers;
 mod processes;
 mod story;

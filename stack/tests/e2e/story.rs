@@ -4,18 +4,18 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{detail, spawn_stack};
+use crate::helpers::{detail, spawn_stack, PASSWORD};
 
 service_kit::backend_tests! {
     async fn a_course_client_signs_up_logs_in_posts_votes_and_deletes(backend) {
         let stack = spawn_stack(backend).await;
-        let alice = stack.sign_up("alice@example.com").await;
-        let bob = stack.sign_up("bob@example.com").await;
-        let alice_token = stack.log_in("alice@example.com").await;
-        let bob_token = stack.log_in("bob@example.com").await;
+        let alice = stack.sign_up("alice@example.com", PASSWORD).await;
+        let bob = stack.sign_up("bob@example.com", PASSWORD).await;
+        let alice_token = stack.log_in("alice@example.com", PASSWORD).await;
+        let bob_token = stack.log_in("bob@example.com", PASSWORD).await;
 
         // Create: 201, the course's Post shape, the owner taken from the token.
-        let first = stack.create_post(&alice_token, "hello world", true).await;
+        let first = stack.create_post(&alice_token, "hello world", "some content", true).await;
         assert_eq!(first["title"], "hello world");
         assert_eq!(first["published"], true);
         assert_eq!(first["owner_id"], alice);
@@ -23,7 +23,7 @@ service_kit::backend_tests! {
         assert_eq!(first["owner"]["email"], "alice@example.com");
         assert!(first.get("votes").is_none() && first.get("Post").is_none());
         let first_id = first["id"].as_i64().unwrap();
-        let second = stack.create_post(&bob_token, "second post", true).await;
+        let second = stack.create_post(&bob_token, "second post", "some content", true).await;
         let second_id = second["id"].as_i64().unwrap();
 
         // Votes: add, conflict (the course's text, typo included), counted in list and get.
@@ -101,11 +101,11 @@ service_kit::backend_tests! {
 
     async fn drafts_are_visible_to_their_owner_only(backend) {
         let stack = spawn_stack(backend).await;
-        stack.sign_up("alice@example.com").await;
-        stack.sign_up("bob@example.com").await;
-        let alice = stack.log_in("alice@example.com").await;
-        let bob = stack.log_in("bob@example.com").await;
-        let draft = stack.create_post(&alice, "secret draft", false).await;
+        stack.sign_up("alice@example.com", PASSWORD).await;
+        stack.sign_up("bob@example.com", PASSWORD).await;
+        let alice = stack.log_in("alice@example.com", PASSWORD).await;
+        let bob = stack.log_in("bob@example.com", PASSWORD).await;
+        let draft = stack.create_post(&alice, "secret draft", "some content", false).await;
         let id = draft["id"].as_i64().unwrap();
         assert_eq!(draft["published"], false);
 
@@ -129,7 +129,7 @@ service_kit::backend_tests! {
 
     async fn requests_without_a_valid_token_get_the_course_401s(backend) {
         let stack = spawn_stack(backend).await;
-        let resp = stack.client.get(format!("{}/posts/", stack.posts)).send().await.unwrap();
+        let resp = stack.client().get(format!("{}/posts/", stack.posts_url())).send().await.unwrap();
         assert_eq!(resp.status(), 401);
         assert_eq!(resp.headers()["www-authenticate"], "Bearer");
         assert_eq!(detail(resp).await, "Not authenticated");
@@ -143,10 +143,10 @@ service_kit::backend_tests! {
 #[actix_web::test]
 async fn stopping_the_stack_stops_both_services() {
     let stack = spawn_stack(service_kit::Backend::Sqlite).await;
-    for base in [&stack.auth, &stack.posts] {
+    for base in [stack.auth_url(), stack.posts_url()] {
         assert_eq!(
             stack
-                .client
+                .client()
                 .get(format!("{base}/healthz"))
                 .send()
                 .await
@@ -155,11 +155,11 @@ async fn stopping_the_stack_stops_both_services() {
             200
         );
     }
-    stack.handle.stop().await;
-    for base in [&stack.auth, &stack.posts] {
+    stack.handle().stop().await;
+    for base in [stack.auth_url(), stack.posts_url()] {
         assert!(
             stack
-                .client
+                .client()
                 .get(format!("{base}/healthz"))
                 .send()
                 .await
