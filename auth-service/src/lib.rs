@@ -188,9 +188,7 @@ impl Application {
                 window_minutes: config.login_failure_window_minutes as i64,
             },
             sessions: routes::sessions::SessionSettings {
-                refresh_ttl: chrono::TimeDelta::seconds(
-                    config.refresh_token_ttl().as_secs() as i64
-                ),
+                refresh_ttl: chrono::TimeDelta::seconds(config.refresh_token_ttl().as_secs() as i64),
                 reuse_grace: chrono::TimeDelta::seconds(i64::from(
                     config.refresh_reuse_grace_seconds,
                 )),

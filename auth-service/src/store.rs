@@ -261,21 +261,18 @@ pub fn rotate_refresh_token(
         };
         // Locks the session row: a concurrent logout either ended it before (no match here)
         // or ends it after, and then also covers the access token issued now.
-        let extended: Option<i64> = diesel::update(
-            s::sessions
-                .find(&session_id)
-                .filter(s::ended_at.is_null()),
-        )
-        .set(
-            s::access_until.eq(case_when(
-                s::access_until.lt(r.access_until),
-                r.access_until.into_sql::<diesel::sql_types::Timestamp>(),
-            )
-            .otherwise(s::access_until)),
-        )
-        .returning(s::user_id)
-        .get_result(c)
-        .optional()?;
+        let extended: Option<i64> =
+            diesel::update(s::sessions.find(&session_id).filter(s::ended_at.is_null()))
+                .set(
+                    s::access_until.eq(case_when(
+                        s::access_until.lt(r.access_until),
+                        r.access_until.into_sql::<diesel::sql_types::Timestamp>(),
+                    )
+                    .otherwise(s::access_until)),
+                )
+                .returning(s::user_id)
+                .get_result(c)
+                .optional()?;
         let Some(user_id) = extended else {
             return Ok(RefreshOutcome::SessionEnded);
         };
@@ -378,7 +375,7 @@ pub fn ended_sessions(
     now: NaiveDateTime,
 ) -> Result<Vec<(String, NaiveDateTime)>, DbError> {
     use sessions::dsl as s;
-    let since = since.unwrap_or(NaiveDateTime::MIN);
+    let since = since.unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
     Ok(with_conn!(conn, |c| s::sessions
         .filter(s::ended_at.ge(since).and(s::access_until.gt(now)))
         .select((s::id, s::access_until))

@@ -112,7 +112,10 @@ impl Revocations {
 
     /// Time since the last successful sync (`None` before the first).
     pub fn age(&self) -> Option<Duration> {
-        self.synced_at.lock().ok().and_then(|at| at.map(|t| t.elapsed()))
+        self.synced_at
+            .lock()
+            .ok()
+            .and_then(|at| at.map(|t| t.elapsed()))
     }
 
     /// Number of ended sessions held.

@@ -202,8 +202,10 @@ impl KeySet {
     /// Whether both sets hold the same EdDSA keys (a `kid` is the key's thumbprint, so equal
     /// ids are equal keys). HS256 sets never compare equal: their secret is not inspected.
     pub fn same_keys(&self, other: &KeySet) -> bool {
-        matches!((&self.keys, &other.keys), (Keys::Ed25519(_), Keys::Ed25519(_)))
-            && self.kids() == other.kids()
+        matches!(
+            (&self.keys, &other.keys),
+            (Keys::Ed25519(_), Keys::Ed25519(_))
+        ) && self.kids() == other.kids()
     }
 
     /// Whether a key with this `kid` exists (always true for HS256).

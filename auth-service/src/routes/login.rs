@@ -19,7 +19,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The same answer for an unknown email and a wrong password.
 pub(crate) const INVALID_CREDENTIALS: &str = "Invalid Credentials";
 
-
 /// Login form (`application/x-www-form-urlencoded`; a JSON object with the same fields works too).
 #[derive(ToSchema)]
 #[allow(dead_code)]

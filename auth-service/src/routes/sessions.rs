@@ -23,12 +23,13 @@ use crate::store::{self, NewSession, RefreshOutcome, Rotation, User};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(["/token/refresh", "/token/refresh/"]).route(web::post().to(refresh)))
-        .service(web::resource(["/logout", "/logout/"]).route(web::post().to(logout)))
-        .service(
-            web::resource(["/sessions/ended", "/sessions/ended/"])
-                .route(web::get().to(ended_sessions)),
-        );
+    cfg.service(
+        web::resource(["/token/refresh", "/token/refresh/"]).route(web::post().to(refresh)),
+    )
+    .service(web::resource(["/logout", "/logout/"]).route(web::post().to(logout)))
+    .service(
+        web::resource(["/sessions/ended", "/sessions/ended/"]).route(web::get().to(ended_sessions)),
+    );
 }
 
 /// Session lifetimes.
@@ -231,7 +232,10 @@ pub async fn refresh(
 
 /// Refuses a verified access token whose session has ended (auth has the sessions at hand,
 /// so it asks its database rather than a list). Tokens minted outside a session pass.
-pub async fn require_live_session(state: &AppState, caller: &AuthUser) -> Result<(), actix_web::Error> {
+pub async fn require_live_session(
+    state: &AppState,
+    caller: &AuthUser,
+) -> Result<(), actix_web::Error> {
     let Some(sid) = caller.claims.sid.clone() else {
         return Ok(());
     };
@@ -270,13 +274,11 @@ pub async fn logout(
         "" | "session" => false,
         "all" => true,
         _ => {
-            return Err(ApiError::validation(
-                service_kit::error::FieldError::new(
-                    vec![json!("query"), json!("scope")],
-                    "unexpected value; permitted: 'session', 'all'",
-                    "value_error.const",
-                ),
-            )
+            return Err(ApiError::validation(service_kit::error::FieldError::new(
+                vec![json!("query"), json!("scope")],
+                "unexpected value; permitted: 'session', 'all'",
+                "value_error.const",
+            ))
             .into())
         }
     };
