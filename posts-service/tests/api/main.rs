@@ -8,4 +8,5 @@ mod helpers;
 mod keys;
 mod outage;
 mod posts;
+mod sessions;
 mod votes;
