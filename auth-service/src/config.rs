@@ -67,6 +67,29 @@ pub struct Config {
     )]
     pub jwt_private_key_file: PathBuf,
 
+    /// Extra keys published in the JWKS beside the signing key (comma-separated PEM files,
+    /// Ed25519 private or public): the next key before it signs, the previous one until its
+    /// last token has expired.
+    #[arg(long, env = "JWT_PUBLISHED_KEY_FILES", value_delimiter = ',')]
+    pub jwt_published_key_files: Vec<PathBuf>,
+
+    /// `max-age` of the JWKS response, in seconds: how long verifiers may keep the key set
+    /// before fetching it again.
+    #[arg(long, env = "JWKS_MAX_AGE_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub jwks_max_age_seconds: u32,
+
+    /// Lifetime of a refresh token, in days, counted from the login or refresh that issued it.
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_DAYS", default_value_t = 14,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub refresh_token_expire_days: u32,
+
+    /// Seconds after a refresh during which its old refresh token, presented again, is only
+    /// refused (two tabs racing) rather than taken for a stolen token that ends the session.
+    #[arg(long, env = "REFRESH_REUSE_GRACE_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=3600))]
+    pub refresh_reuse_grace_seconds: u32,
+
     /// Shared secret for `HS256`, at least 32 bytes.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -129,6 +152,10 @@ impl Config {
             self.access_token_expire_minutes,
             self.access_token_expire_seconds,
         )
+    }
+
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.refresh_token_expire_days) * 24 * 3600)
     }
 
     pub fn db_options(&self) -> service_kit::DbOptions {

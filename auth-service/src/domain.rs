@@ -81,13 +81,18 @@ pub fn email_field(fields: &mut Fields) -> Option<Email> {
 /// Reads and checks a new password: at least 8 characters, at most 72 bytes (bcrypt's limit;
 /// longer passwords are refused rather than silently truncated).
 pub fn new_password_field(fields: &mut Fields) -> Option<String> {
-    let password = fields.string("password")?;
-    if !fields.check_length("password", &password, MIN_PASSWORD_CHARS, usize::MAX) {
+    new_password_field_named(fields, "password")
+}
+
+/// [`new_password_field`] for a field of another name (`new_password`).
+pub fn new_password_field_named(fields: &mut Fields, name: &str) -> Option<String> {
+    let password = fields.string(name)?;
+    if !fields.check_length(name, &password, MIN_PASSWORD_CHARS, usize::MAX) {
         return None;
     }
     if password.len() > MAX_PASSWORD_BYTES {
         fields.reject(
-            "password",
+            name,
             format!("ensure this value has at most {MAX_PASSWORD_BYTES} bytes"),
             "value_error.any_str.max_length",
             Some(json!({ "limit_value": MAX_PASSWORD_BYTES })),

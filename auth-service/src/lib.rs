@@ -43,7 +43,10 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub issuer: Issuer,
     pub jwks: JwkSet,
+    /// `max-age` of the JWKS response.
+    pub jwks_max_age: u32,
     pub throttle: Throttle,
+    pub sessions: routes::sessions::SessionSettings,
 }
 
 /// Why the service could not start.
@@ -92,7 +95,21 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
                     config.jwt_private_key_file.display()
                 );
             }
-            let issuer = Issuer::ed25519(&key, &config.jwt_issuer, &config.jwt_audience, ttl)?;
+            let published = published_keys(config)?;
+            let issuer = Issuer::ed25519_publishing(
+                &key,
+                &published,
+                &config.jwt_issuer,
+                &config.jwt_audience,
+                ttl,
+            )?;
+            log::info!(
+                "signing with key {}; publishing {} key(s)",
+                key.kid(),
+                issuer.jwks().keys.len()
+            );
+            // Tokens of every published key verify here too: after a swap, the previous
+            // key's tokens keep working on this service's own routes until they expire.
             let keys = KeySet::from_jwks(&issuer.jwks())?;
             Ok((issuer, keys))
         }
@@ -102,6 +119,27 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
             Ok((issuer, KeySet::hs256(secret)?))
         }
     }
+}
+
+/// The public keys of `JWT_PUBLISHED_KEY_FILES`; a file that cannot be read or parsed stops
+/// start-up with a message naming it.
+fn published_keys(config: &Config) -> Result<Vec<shared_claims::Jwk>, StartError> {
+    config
+        .jwt_published_key_files
+        .iter()
+        .filter(|path| !path.as_os_str().is_empty())
+        .map(|path| {
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                StartError::Config(format!(
+                    "JWT_PUBLISHED_KEY_FILES: {}: cannot read: {e}",
+                    path.display()
+                ))
+            })?;
+            shared_claims::published_jwk_from_pem(&pem).map_err(|e| {
+                StartError::Config(format!("JWT_PUBLISHED_KEY_FILES: {}: {e}", path.display()))
+            })
+        })
+        .collect()
 }
 
 /// Builds the service: `Application::build(config)` binds the listener and returns the
@@ -143,10 +181,17 @@ impl Application {
             db,
             hasher,
             jwks: issuer.jwks(),
+            jwks_max_age: config.jwks_max_age_seconds,
             issuer,
             throttle: Throttle {
                 max_failures: config.login_max_failures as i32,
                 window_minutes: config.login_failure_window_minutes as i64,
+            },
+            sessions: routes::sessions::SessionSettings {
+                refresh_ttl: chrono::TimeDelta::seconds(config.refresh_token_ttl().as_secs() as i64),
+                reuse_grace: chrono::TimeDelta::seconds(i64::from(
+                    config.refresh_reuse_grace_seconds,
+                )),
             },
         });
 

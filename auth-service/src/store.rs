@@ -5,7 +5,7 @@ use diesel::dsl::case_when;
 use diesel::prelude::*;
 use service_kit::{with_conn, DbConn, DbError};
 
-use crate::schema::{login_failures, users};
+use crate::schema::{login_failures, refresh_tokens, sessions, users};
 
 /// A stored account.
 #[derive(Debug, Clone, Queryable)]
@@ -139,4 +139,245 @@ pub fn settle_login_attempt(
         }
     })?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions and refresh tokens
+
+/// What a new session starts with.
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub now: NaiveDateTime,
+    /// Expiry of the access token issued with it.
+    pub access_until: NaiveDateTime,
+    /// SHA-256 of its first refresh token.
+    pub refresh_hash: &'a str,
+    pub refresh_expires_at: NaiveDateTime,
+}
+
+/// Starts a session with its first refresh token. Sessions no token can use any more (their
+/// access tokens expired and their refresh tokens too) are purged on the way.
+pub fn start_session(conn: &mut DbConn, new: &NewSession<'_>) -> Result<(), DbError> {
+    use refresh_tokens::dsl as rt;
+    use sessions::dsl as s;
+    Ok(with_conn!(conn, |c| c.transaction(|c| {
+        diesel::delete(rt::refresh_tokens.filter(rt::expires_at.le(new.now))).execute(c)?;
+        diesel::delete(
+            s::sessions.filter(s::access_until.le(new.now).and(diesel::dsl::not(
+                diesel::dsl::exists(rt::refresh_tokens.filter(rt::session_id.eq(s::id))),
+            ))),
+        )
+        .execute(c)?;
+        diesel::insert_into(s::sessions)
+            .values((
+                s::id.eq(new.id),
+                s::user_id.eq(new.user_id),
+                s::created_at.eq(new.now),
+                s::access_until.eq(new.access_until),
+            ))
+            .execute(c)?;
+        diesel::insert_into(rt::refresh_tokens)
+            .values((
+                rt::token_hash.eq(new.refresh_hash),
+                rt::session_id.eq(new.id),
+                rt::issued_at.eq(new.now),
+                rt::expires_at.eq(new.refresh_expires_at),
+            ))
+            .execute(c)?;
+        Ok::<_, diesel::result::Error>(())
+    }))?)
+}
+
+/// A refresh: the presented token's hash, its successor's, and the times involved.
+pub struct Rotation<'a> {
+    pub old_hash: &'a str,
+    pub new_hash: &'a str,
+    pub now: NaiveDateTime,
+    pub access_until: NaiveDateTime,
+    pub refresh_expires_at: NaiveDateTime,
+    /// A token rotated at or after this instant, presented again, is a race, not reuse.
+    pub grace_cutoff: NaiveDateTime,
+}
+
+/// How a refresh ended. Only `Rotated` is a success; the others all answer the same 401.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// The token was current: it is rotated, its successor stored, the session extended.
+    Rotated { user: User, session_id: String },
+    /// No such token (never issued, or purged after it expired).
+    Unknown,
+    /// The token's lifetime is over.
+    Expired,
+    /// The token's session has ended.
+    SessionEnded,
+    /// Rotated moments ago (within the grace period): refused, the session lives on.
+    RotatedRecently,
+    /// Rotated before the grace period: taken as stolen, and the session is now ended.
+    Reused { session_id: String },
+}
+
+/// Rotates a refresh token. The conditional `UPDATE ... WHERE rotated_at IS NULL` decides:
+/// among any number of concurrent refreshes with one token exactly one updates the row (the
+/// others wait for its lock, then no longer match), so exactly one gets a successor.
+pub fn rotate_refresh_token(
+    conn: &mut DbConn,
+    r: &Rotation<'_>,
+) -> Result<RefreshOutcome, DbError> {
+    use refresh_tokens::dsl as rt;
+    use sessions::dsl as s;
+    Ok(with_conn!(conn, |c| c.transaction(|c| {
+        let won: Option<String> = diesel::update(
+            rt::refresh_tokens.filter(
+                rt::token_hash
+                    .eq(r.old_hash)
+                    .and(rt::rotated_at.is_null())
+                    .and(rt::expires_at.gt(r.now)),
+            ),
+        )
+        .set(rt::rotated_at.eq(r.now))
+        .returning(rt::session_id)
+        .get_result(c)
+        .optional()?;
+        let Some(session_id) = won else {
+            let row: Option<(String, NaiveDateTime, Option<NaiveDateTime>)> = rt::refresh_tokens
+                .find(r.old_hash)
+                .select((rt::session_id, rt::expires_at, rt::rotated_at))
+                .first(c)
+                .optional()?;
+            return Ok(match row {
+                None => RefreshOutcome::Unknown,
+                Some((_, expires_at, _)) if expires_at <= r.now => RefreshOutcome::Expired,
+                Some((_, _, Some(rotated_at))) if rotated_at >= r.grace_cutoff => {
+                    RefreshOutcome::RotatedRecently
+                }
+                Some((session_id, _, _)) => {
+                    diesel::update(s::sessions.find(&session_id).filter(s::ended_at.is_null()))
+                        .set(s::ended_at.eq(r.now))
+                        .execute(c)?;
+                    RefreshOutcome::Reused { session_id }
+                }
+            });
+        };
+        // Locks the session row: a concurrent logout either ended it before (no match here)
+        // or ends it after, and then also covers the access token issued now.
+        let extended: Option<i64> =
+            diesel::update(s::sessions.find(&session_id).filter(s::ended_at.is_null()))
+                .set(
+                    s::access_until.eq(case_when(
+                        s::access_until.lt(r.access_until),
+                        r.access_until.into_sql::<diesel::sql_types::Timestamp>(),
+                    )
+                    .otherwise(s::access_until)),
+                )
+                .returning(s::user_id)
+                .get_result(c)
+                .optional()?;
+        let Some(user_id) = extended else {
+            return Ok(RefreshOutcome::SessionEnded);
+        };
+        diesel::insert_into(rt::refresh_tokens)
+            .values((
+                rt::token_hash.eq(r.new_hash),
+                rt::session_id.eq(&session_id),
+                rt::issued_at.eq(r.now),
+                rt::expires_at.eq(r.refresh_expires_at),
+            ))
+            .execute(c)?;
+        let user: User = users::table.find(user_id).first(c)?;
+        Ok::<_, diesel::result::Error>(RefreshOutcome::Rotated { user, session_id })
+    }))?)
+}
+
+/// Whether the session exists, belongs to `user_id` and has not ended.
+pub fn session_is_live(conn: &mut DbConn, id: &str, user_id: i64) -> Result<bool, DbError> {
+    use sessions::dsl as s;
+    let found: Option<String> = with_conn!(conn, |c| s::sessions
+        .find(id)
+        .filter(s::user_id.eq(user_id).and(s::ended_at.is_null()))
+        .select(s::id)
+        .first(c)
+        .optional())?;
+    Ok(found.is_some())
+}
+
+/// Ends one live session of `user_id`; false when there was none to end.
+pub fn end_session(
+    conn: &mut DbConn,
+    id: &str,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    use sessions::dsl as s;
+    let ended = with_conn!(conn, |c| diesel::update(
+        s::sessions
+            .find(id)
+            .filter(s::user_id.eq(user_id).and(s::ended_at.is_null()))
+    )
+    .set(s::ended_at.eq(now))
+    .execute(c))?;
+    Ok(ended == 1)
+}
+
+/// Ends every live session of `user_id` but `except`; returns how many ended.
+pub fn end_sessions_of_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    except: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use sessions::dsl as s;
+    let except = except.unwrap_or("");
+    Ok(with_conn!(conn, |c| diesel::update(
+        s::sessions.filter(
+            s::user_id
+                .eq(user_id)
+                .and(s::ended_at.is_null())
+                .and(s::id.ne(except))
+        )
+    )
+    .set(s::ended_at.eq(now))
+    .execute(c))?)
+}
+
+/// Sets a new password hash and ends every other session of the user, in one transaction.
+pub fn change_password(
+    conn: &mut DbConn,
+    user_id: i64,
+    password_hash: &str,
+    keep_session: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use sessions::dsl as s;
+    let keep = keep_session.unwrap_or("");
+    Ok(with_conn!(conn, |c| c.transaction(|c| {
+        diesel::update(users::table.find(user_id))
+            .set(users::password_hash.eq(password_hash))
+            .execute(c)?;
+        diesel::update(
+            s::sessions.filter(
+                s::user_id
+                    .eq(user_id)
+                    .and(s::ended_at.is_null())
+                    .and(s::id.ne(keep)),
+            ),
+        )
+        .set(s::ended_at.eq(now))
+        .execute(c)
+    }))?)
+}
+
+/// Sessions ended at or after `since` (all ended ones when `None`) whose last access token
+/// has not expired by `now`: `(session id, expiry of its last access token)`.
+pub fn ended_sessions(
+    conn: &mut DbConn,
+    since: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, NaiveDateTime)>, DbError> {
+    use sessions::dsl as s;
+    let since = since.unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
+    Ok(with_conn!(conn, |c| s::sessions
+        .filter(s::ended_at.ge(since).and(s::access_until.gt(now)))
+        .select((s::id, s::access_until))
+        .load(c))?)
 }

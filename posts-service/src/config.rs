@@ -70,6 +70,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub jwt_leeway_seconds: u64,
 
+    /// The auth service's feed of ended sessions, polled every second so tokens of a session
+    /// that ended (logout, password change, reused refresh token) are refused within seconds.
+    /// Default: `/sessions/ended` beside `JWT_JWKS_URL`; with `JWT_PUBLIC_KEY_FILE` or `HS256`
+    /// there is none unless set. `off` disables it.
+    #[arg(long, env = "SESSIONS_FEED_URL")]
+    pub sessions_feed_url: Option<String>,
+
     /// Least seconds between two JWKS refetches caused by unknown `kid`s.
     #[arg(long, env = "JWKS_REFRESH_MIN_SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -86,8 +93,18 @@ impl Config {
         service_kit::config::parse_flags_only::<Cli, _, _>(["posts-service"]).config
     }
 
-    /// Checks what clap cannot: the pairing of algorithm and key source.
+    /// Checks what clap cannot: the pairing of algorithm and key source, and the URLs.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(feed) = self.sessions_feed() {
+            match reqwest::Url::parse(&feed) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+                _ => {
+                    return Err(format!(
+                        "SESSIONS_FEED_URL must be an http(s) URL or `off`, got {feed:?}"
+                    ))
+                }
+            }
+        }
         match self.jwt_algorithm {
             Alg::HS256 => shared_claims::check_hs256_secret(self.jwt_secret.as_deref()),
             Alg::EdDSA if self.jwt_public_key_file.is_some() => Ok(()),
@@ -98,6 +115,21 @@ impl Config {
                     self.jwt_jwks_url
                 )),
             },
+        }
+    }
+
+    /// Where to poll for ended sessions, if anywhere (see `SESSIONS_FEED_URL`).
+    pub fn sessions_feed(&self) -> Option<String> {
+        match self.sessions_feed_url.as_deref().map(str::trim) {
+            Some("") | Some("off") => None,
+            Some(url) => Some(url.to_owned()),
+            None if self.jwt_algorithm == Alg::EdDSA && self.jwt_public_key_file.is_none() => {
+                reqwest::Url::parse(&self.jwt_jwks_url)
+                    .and_then(|jwks| jwks.join("/sessions/ended"))
+                    .ok()
+                    .map(String::from)
+            }
+            None => None,
         }
     }
 

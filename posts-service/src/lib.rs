@@ -7,6 +7,7 @@ pub mod keys;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
+pub mod sessions;
 pub mod store;
 
 use std::net::TcpListener;
@@ -75,7 +76,7 @@ impl Application {
     /// keys load in the background: start-up never waits for the auth service.
     pub async fn build(config: Config) -> Result<BoundServer, StartError> {
         config.validate().map_err(StartError::Config)?;
-        let (verifier, key_loader) = keys::verifier(&config)?;
+        let (verifier, background) = keys::verifier(&config)?;
         let db = Db::new(&config.db_options());
         let applied = migrate(&db).await?;
         if !applied.is_empty() {
@@ -97,8 +98,8 @@ impl Application {
                 routes::configure(cfg);
             },
         )?;
-        if let Some(loader) = key_loader {
-            actix_web::rt::spawn(loader);
+        for task in background {
+            actix_web::rt::spawn(task);
         }
         Ok(server)
     }

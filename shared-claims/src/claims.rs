@@ -25,6 +25,10 @@ pub struct Claims {
     /// without asking the auth service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_created_at: Option<String>,
+    /// The session the token belongs to (absent in tokens minted outside a session): once
+    /// the session ends, its tokens are refused before they expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl Claims {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{EncodingKey, Header};
 
 use crate::keys::{check_secret, KeyError, SigningKey};
@@ -45,13 +45,30 @@ impl Issuer {
         audience: &str,
         ttl: Duration,
     ) -> Result<Self, KeyError> {
+        Self::ed25519_publishing(key, &[], issuer, audience, ttl)
+    }
+
+    /// An EdDSA issuer signing with `key` that also publishes `published` (the next key
+    /// before it signs, the previous one until its last token expires). A key listed twice,
+    /// or the signing key listed again, is published once.
+    pub fn ed25519_publishing(
+        key: &SigningKey,
+        published: &[Jwk],
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+    ) -> Result<Self, KeyError> {
+        let mut keys = vec![key.public_jwk()];
+        for jwk in published {
+            if !keys.iter().any(|k| k.common.key_id == jwk.common.key_id) {
+                keys.push(jwk.clone());
+            }
+        }
         Ok(Self::build(
             Alg::EdDSA,
             key.encoding_key(),
             Some(key.kid().to_string()),
-            JwkSet {
-                keys: vec![key.public_jwk()],
-            },
+            JwkSet { keys },
             issuer,
             audience,
             ttl,
@@ -109,8 +126,34 @@ impl Issuer {
         email: &str,
         user_created_at: Option<String>,
     ) -> Result<String, KeyError> {
-        let inner = &*self.inner;
+        self.issue_in_session(user_id, email, user_created_at, None)
+            .map(|(token, _)| token)
+    }
+
+    /// Like [`Issuer::issue`], with the session id as the `sid` claim; also returns the
+    /// token's `exp` (unix seconds), which the session records as its last token's expiry.
+    pub fn issue_in_session(
+        &self,
+        user_id: i64,
+        email: &str,
+        user_created_at: Option<String>,
+        sid: Option<&str>,
+    ) -> Result<(String, i64), KeyError> {
         let now = chrono::Utc::now().timestamp();
+        self.issue_in_session_at(user_id, email, user_created_at, sid, now)
+    }
+
+    /// Like [`Issuer::issue_in_session`], issued at `now` (unix seconds), so a caller that
+    /// must record the expiry before signing knows it exactly.
+    pub fn issue_in_session_at(
+        &self,
+        user_id: i64,
+        email: &str,
+        user_created_at: Option<String>,
+        sid: Option<&str>,
+        now: i64,
+    ) -> Result<(String, i64), KeyError> {
+        let inner = &*self.inner;
         let ttl = i64::try_from(inner.ttl.as_secs()).unwrap_or(i64::MAX);
         let claims = Claims {
             sub: user_id.to_string(),
@@ -122,11 +165,13 @@ impl Issuer {
             aud: inner.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
             user_created_at,
+            sid: sid.map(str::to_owned),
         };
         let mut header = Header::new(inner.alg.to_jwt());
         header.kid = inner.kid.clone();
-        jsonwebtoken::encode(&header, &claims, &inner.key)
-            .map_err(|e| KeyError::Signing(e.to_string()))
+        let token = jsonwebtoken::encode(&header, &claims, &inner.key)
+            .map_err(|e| KeyError::Signing(e.to_string()))?;
+        Ok((token, claims.exp))
     }
 
     /// Token lifetime.

@@ -171,6 +171,16 @@ pub(crate) fn ed25519_public_from_pem(pem: &str) -> Result<Vec<u8>, KeyError> {
     }
 }
 
+/// The public JWK of a key file to publish: an Ed25519 private key (PKCS#8 PEM) or public
+/// key (SPKI PEM); its `kid` is the RFC 7638 thumbprint either way.
+pub fn published_jwk_from_pem(pem: &str) -> Result<Jwk, KeyError> {
+    if pem.contains("-----BEGIN PRIVATE KEY-----") {
+        return Ok(SigningKey::from_pkcs8_pem(pem)?.public_jwk());
+    }
+    let public = ed25519_public_from_pem(pem)?;
+    Ok(ed25519_jwk(&public, &ed25519_thumbprint(&public)))
+}
+
 fn pem_encode(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
@@ -328,6 +338,16 @@ mod tests {
         assert_eq!(jwk.common.key_id.as_deref(), Some(key.kid()));
         assert_eq!(jwk.common.key_algorithm, Some(KeyAlgorithm::EdDSA));
         assert_eq!(jwk.common.public_key_use, Some(PublicKeyUse::Signature));
+    }
+
+    #[test]
+    fn published_keys_read_from_private_or_public_pem_have_the_same_jwk() {
+        let key = SigningKey::generate().unwrap();
+        let from_private = published_jwk_from_pem(&key.to_pkcs8_pem()).unwrap();
+        let from_public = published_jwk_from_pem(&key.public_key_pem()).unwrap();
+        assert_eq!(from_private, key.public_jwk());
+        assert_eq!(from_public, key.public_jwk());
+        assert!(published_jwk_from_pem("not a key").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   against a [`VerifyConfig`], pinning the algorithm and requiring all claims.
 //! * [`Verifier`] wraps a key set for app state and refreshes it on an unknown `kid`.
 //! * With the `actix` feature, [`AuthUser`] is an actix-web extractor.
+//! * [`Revocations`] is the set of ended sessions a verifier refuses tokens of.
 //! * [`testing`] holds fixed keys and helpers for tests.
 
 mod claims;
@@ -14,6 +15,7 @@ mod claims;
 mod extractor;
 mod issuer;
 mod keys;
+mod revocations;
 pub mod testing;
 mod verifier;
 
@@ -24,7 +26,8 @@ pub use claims::Claims;
 #[cfg(feature = "actix")]
 pub use extractor::{AuthError, AuthUser};
 pub use issuer::Issuer;
-pub use keys::{load_or_generate_signing_key, KeyError, SigningKey};
+pub use keys::{load_or_generate_signing_key, published_jwk_from_pem, KeyError, SigningKey};
+pub use revocations::Revocations;
 pub use verifier::{KeySet, RefreshFn, Verifier, VerifyConfig, VerifyError};
 
 /// Re-export so dependants can name JWK types without their own dependency.

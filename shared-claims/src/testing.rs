@@ -56,6 +56,7 @@ pub fn claims_for_testing(user_id: i64, email: &str, ttl_seconds: i64) -> Claims
         aud: DEFAULT_AUDIENCE.to_string(),
         jti: uuid::Uuid::new_v4().to_string(),
         user_created_at: None,
+        sid: None,
     }
 }
 

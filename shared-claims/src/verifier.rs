@@ -12,7 +12,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm
 use jsonwebtoken::{DecodingKey, Validation};
 
 use crate::keys::{check_secret, ed25519_public_from_pem, ed25519_thumbprint, KeyError};
-use crate::{Alg, Claims};
+use crate::{Alg, Claims, Revocations};
 
 /// Longest token accepted (bytes); longer input is rejected before parsing.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -85,6 +85,9 @@ pub enum VerifyError {
     /// Signature, issuer, audience, missing or malformed claims, non-numeric `sub`.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// The token's session has ended, or cannot be checked yet.
+    #[error("session refused: {0}")]
+    Session(#[from] crate::revocations::Refusal),
 }
 
 impl KeySet {
@@ -184,6 +187,25 @@ impl KeySet {
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The key ids, sorted (empty for HS256).
+    pub fn kids(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = match &self.keys {
+            Keys::Ed25519(map) => map.keys().map(String::as_str).collect(),
+            Keys::Hs256(_) => Vec::new(),
+        };
+        kids.sort_unstable();
+        kids
+    }
+
+    /// Whether both sets hold the same EdDSA keys (a `kid` is the key's thumbprint, so equal
+    /// ids are equal keys). HS256 sets never compare equal: their secret is not inspected.
+    pub fn same_keys(&self, other: &KeySet) -> bool {
+        matches!(
+            (&self.keys, &other.keys),
+            (Keys::Ed25519(_), Keys::Ed25519(_))
+        ) && self.kids() == other.kids()
     }
 
     /// Whether a key with this `kid` exists (always true for HS256).
@@ -292,6 +314,9 @@ pub struct Verifier {
     refresh: Option<Refresh>,
     last_refresh: tokio::sync::Mutex<Option<Instant>>,
     verified: VerifiedTokens,
+    /// Ended sessions whose tokens are refused (checked on every verification, remembered
+    /// or not).
+    revocations: Option<Arc<Revocations>>,
 }
 
 /// Tokens this verifier accepted recently, with the key set that accepted them: a client
@@ -349,7 +374,19 @@ impl Verifier {
             verified: VerifiedTokens {
                 entries: std::sync::Mutex::new(std::collections::HashMap::new()),
             },
+            revocations: None,
         }
+    }
+
+    /// Refuses tokens of the sessions in `revocations` (see [`Revocations`]).
+    pub fn with_revocations(mut self, revocations: Arc<Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
+    /// The ended sessions this verifier refuses, when it checks any.
+    pub fn revocations(&self) -> Option<&Arc<Revocations>> {
+        self.revocations.as_ref()
     }
 
     /// Enables refreshing the key set on an unknown `kid`, at most once per
@@ -377,11 +414,17 @@ impl Verifier {
 
     /// Verifies with `keys`, through the memory of recently verified tokens.
     fn verify_with(&self, keys: &Arc<KeySet>, token: &str) -> Result<Claims, VerifyError> {
-        if let Some(claims) = self.verified.get(token, keys, self.config.leeway_seconds) {
-            return Ok(claims);
+        let claims = match self.verified.get(token, keys, self.config.leeway_seconds) {
+            Some(claims) => claims,
+            None => {
+                let claims = keys.verify(token, &self.config)?;
+                self.verified.remember(token, &claims, Arc::clone(keys));
+                claims
+            }
+        };
+        if let Some(revocations) = &self.revocations {
+            revocations.check(claims.sid.as_deref())?;
         }
-        let claims = keys.verify(token, &self.config)?;
-        self.verified.remember(token, &claims, Arc::clone(keys));
         Ok(claims)
     }
 
@@ -434,6 +477,16 @@ impl Verifier {
     /// Replaces the key set.
     pub fn replace_keys(&self, keys: KeySet) {
         install(&self.keys, keys);
+    }
+
+    /// Replaces the key set with `keys` unless it holds exactly the current keys (then the
+    /// memory of verified tokens stays valid). Returns whether it replaced them.
+    pub fn update_keys(&self, keys: KeySet) -> bool {
+        if self.keys().same_keys(&keys) {
+            return false;
+        }
+        install(&self.keys, keys);
+        true
     }
 
     /// The verification config.

@@ -9,14 +9,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/.well-known/jwks.json", web::get().to(jwks));
 }
 
-/// Public keys only (empty with HS256: a shared secret is never published).
+/// Public keys only (empty with HS256: a shared secret is never published): the signing key
+/// and those of `JWT_PUBLISHED_KEY_FILES`. Verifiers may keep it for `max-age` seconds.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "Keys",
     responses((status = 200, description = "JSON Web Key Set")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![
             CacheDirective::Public,
-            CacheDirective::MaxAge(60),
+            CacheDirective::MaxAge(state.jwks_max_age),
         ]))
         .json(&state.jwks)
 }

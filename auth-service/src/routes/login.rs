@@ -1,15 +1,14 @@
 //! `POST /login`: the course's OAuth2 password form (JSON accepted too), throttled per account.
 
-use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::{web, HttpResponse};
 use chrono::TimeDelta;
-use serde::Serialize;
 use serde_json::json;
 use service_kit::input::{Body, Fields, RawBody};
 use service_kit::ApiError;
 use utoipa::ToSchema;
 
 use crate::domain::email_key;
+use crate::routes::sessions::Token;
 use crate::store::{self, CheckOutcome};
 use crate::AppState;
 
@@ -18,16 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The same answer for an unknown email and a wrong password.
-const INVALID_CREDENTIALS: &str = "Invalid Credentials";
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Token {
-    pub access_token: String,
-    /// Always `bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the token expires.
-    pub expires_in: u64,
-}
+pub(crate) const INVALID_CREDENTIALS: &str = "Invalid Credentials";
 
 /// Login form (`application/x-www-form-urlencoded`; a JSON object with the same fields works too).
 #[derive(ToSchema)]
@@ -51,11 +41,40 @@ fn login_fields(body: &RawBody) -> Result<Fields, ApiError> {
     Ok(Fields::from_pairs(body.form_pairs()))
 }
 
-/// Exchanges email and password for an access token.
+/// The 429 of a refused password check (a login, or a password change's current password).
+pub(crate) fn refuse_if_throttled(
+    reservation: store::Reservation,
+    throttle: &crate::Throttle,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    let store::Reservation::Refused {
+        locked,
+        window_started_at,
+    } = reservation
+    else {
+        return Ok(());
+    };
+    let retry_after = if locked {
+        log::info!(
+            "login throttled for an account after {} failures",
+            throttle.max_failures
+        );
+        let window = TimeDelta::minutes(throttle.window_minutes);
+        (window_started_at + window - now).num_seconds().max(1) as u64
+    } else {
+        1 // only other checks in flight fill the budget: they end within a second
+    };
+    Err(ApiError::TooManyRequests {
+        detail: "Too many failed login attempts, try again later".into(),
+        retry_after,
+    })
+}
+
+/// Exchanges email and password for an access token (and a refresh token: a new session).
 #[utoipa::path(post, path = "/login", tag = "Authentication",
     request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Access token", body = Token),
+        (status = 200, description = "Access token, and a refresh token starting a session", body = Token),
         (status = 403, description = "Invalid Credentials"),
         (status = 422, description = "Missing field"),
         (status = 429, description = "Too many failed logins for this account; see Retry-After"),
@@ -104,22 +123,7 @@ pub async fn login(state: web::Data<AppState>, body: Body) -> Result<HttpRespons
             Ok::<_, ApiError>((reservation, user))
         })
         .await?;
-    if let store::Reservation::Refused {
-        locked,
-        window_started_at,
-    } = reservation
-    {
-        let retry_after = if locked {
-            log::info!("login throttled for an account after {max_attempts} failures");
-            (window_started_at + window - now).num_seconds().max(1) as u64
-        } else {
-            1 // only other checks in flight fill the budget: they end within a second
-        };
-        return Err(ApiError::TooManyRequests {
-            detail: "Too many failed login attempts, try again later".into(),
-            retry_after,
-        });
-    }
+    refuse_if_throttled(reservation, &state.throttle, now)?;
 
     // A password longer than bcrypt's limit matches nothing; the hasher refuses it at once.
     let verified = state
@@ -140,22 +144,5 @@ pub async fn login(state: web::Data<AppState>, body: Body) -> Result<HttpRespons
     let Some(user) = user else {
         return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()));
     };
-    let access_token = state
-        .issuer
-        .issue(
-            user.id,
-            &user.email,
-            Some(service_kit::time::iso(&user.created_at)),
-        )
-        .map_err(|e| ApiError::Internal(format!("cannot sign token: {e}")))?;
-    let mut resp = HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(Token {
-            access_token,
-            token_type: "bearer",
-            expires_in: state.issuer.ttl().as_secs(),
-        });
-    resp.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(resp)
+    Ok(crate::routes::sessions::start_session(&state, user).await?)
 }

@@ -3,6 +3,7 @@
 pub mod health;
 pub mod keys;
 pub mod login;
+pub mod sessions;
 pub mod users;
 
 use actix_web::web;
@@ -12,5 +13,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
     users::routes(cfg);
     login::routes(cfg);
+    sessions::routes(cfg);
     keys::routes(cfg);
 }

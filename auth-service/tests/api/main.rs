@@ -7,6 +7,7 @@ mod keys;
 mod login;
 mod outage;
 mod replicas;
+mod sessions;
 mod shutdown;
 mod throttle;
 mod users;

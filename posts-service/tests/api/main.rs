@@ -9,4 +9,5 @@ mod keys;
 mod outage;
 mod paging;
 mod posts;
+mod sessions;
 mod votes;

@@ -1,0 +1,123 @@
+//! Ended sessions: a background poller keeps the verifier's [`Revocations`] in step with the
+//! auth service's feed (`GET /sessions/ended`), so a token whose session ended is refused
+//! within about a second of the logout, and no request ever waits for the auth service.
+//!
+//! While the feed cannot be reached the service keeps verifying with the list it has (the
+//! sessions ended until then stay refused; newer logouts are not known yet), logs that the
+//! list is stale, and shows its age at `GET /revocations`. Until the list was loaded once,
+//! tokens carrying a session are refused (401), as tokens are before the keys are loaded.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use shared_claims::{Revocations, Verifier};
+
+/// Time between two polls.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How far before the feed's previous `now` the next poll asks from: a session ended by an
+/// auth replica whose clock is behind, or whose transaction committed late, is still seen.
+const OVERLAP_SECONDS: i64 = 30;
+/// While the feed fails, how often the staleness is logged again.
+const STALE_LOG_EVERY: Duration = Duration::from_secs(30);
+/// A list older than this is reported stale.
+const STALE_AFTER: Duration = Duration::from_secs(5);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/revocations", web::get().to(status));
+}
+
+#[derive(Debug, Deserialize)]
+struct Feed {
+    now: i64,
+    ended: Vec<Ended>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Ended {
+    sid: String,
+    until: i64,
+}
+
+async fn fetch(client: &reqwest::Client, url: &str, since: Option<i64>) -> Result<Feed, String> {
+    let url = match since {
+        Some(since) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}since={}", since.max(0))
+        }
+        None => url.to_owned(),
+    };
+    let url = url.as_str();
+    client
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| format!("GET {url}: {e}"))?
+        .json::<Feed>()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))
+}
+
+/// Polls the feed forever (spawn it once the service starts).
+pub async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: String) {
+    let mut since: Option<i64> = None;
+    let mut failing: Option<Instant> = None;
+    let mut last_logged: Option<Instant> = None;
+    loop {
+        match fetch(&client, &url, since).await {
+            Ok(feed) => {
+                let now = chrono::Utc::now().timestamp();
+                let first = !revocations.is_loaded();
+                revocations.merge(feed.ended.into_iter().map(|e| (e.sid, e.until)), now);
+                since = Some(feed.now - OVERLAP_SECONDS);
+                if first {
+                    log::info!(
+                        "loaded the list of ended sessions from {url} ({} held)",
+                        revocations.len()
+                    );
+                } else if let Some(start) = failing {
+                    log::info!(
+                        "the list of ended sessions is current again (feed was unreachable for {:.0?})",
+                        start.elapsed()
+                    );
+                }
+                failing = None;
+                last_logged = None;
+            }
+            Err(e) => {
+                failing.get_or_insert_with(Instant::now);
+                if last_logged.is_none_or(|t| t.elapsed() >= STALE_LOG_EVERY) {
+                    last_logged = Some(Instant::now());
+                    match revocations.age() {
+                        Some(age) => log::warn!(
+                            "the list of ended sessions is stale (last updated {age:.0?} ago): {e}; \
+                             verifying with what it holds, newer logouts are not yet refused"
+                        ),
+                        None => log::warn!(
+                            "cannot load the list of ended sessions: {e}; tokens with a session are refused until it loads"
+                        ),
+                    }
+                }
+            }
+        }
+        actix_web::rt::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// `GET /revocations`: whether the list of ended sessions is loaded and how old it is.
+async fn status(verifier: web::Data<Verifier>) -> HttpResponse {
+    let Some(r) = verifier.revocations() else {
+        return HttpResponse::Ok().json(json!({ "enabled": false }));
+    };
+    let age = r.age();
+    HttpResponse::Ok().json(json!({
+        "enabled": true,
+        "loaded": r.is_loaded(),
+        "age_seconds": age.map(|a| (a.as_secs_f64() * 10.0).round() / 10.0),
+        "stale": age.is_none_or(|a| a > STALE_AFTER),
+        "ended_sessions": r.len(),
+    }))
+}
