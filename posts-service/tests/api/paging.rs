@@ -377,3 +377,28 @@ service_kit::backend_tests! {
 fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("v", s)]).unwrap()[2..].to_string()
 }
+
+#[actix_web::test]
+async fn the_openapi_document_describes_the_cursor_and_the_link_header() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (status, doc) = status_json(app.get("/openapi.json", None).await).await;
+    assert_eq!(status, 200);
+    let list = &doc["paths"]["/posts/"]["get"];
+    let params: Vec<&str> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["limit", "skip", "search", "cursor"]);
+    let skip = list["parameters"][1]["description"].as_str().unwrap();
+    assert!(skip.contains("cursor"), "{skip}");
+    let link = &list["responses"]["200"]["headers"]["Link"];
+    assert!(
+        link["description"]
+            .as_str()
+            .unwrap()
+            .contains("rel=\"next\""),
+        "{link}"
+    );
+}
