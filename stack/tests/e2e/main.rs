@@ -8,4 +8,6 @@ mod expiry;
 mod gateway;
 mod helpers;
 mod processes;
+mod rotation;
+mod sessions;
 mod story;
