@@ -248,6 +248,16 @@ def main():
         login["errors"] = sum(login[k] for k in ("connect", "read", "write", "timeout", "status"))
         results["login"] = login
         time.sleep(1)
+
+        log("refresh: one session per connection, each refreshing along its own chain ...")
+        refresh_file = os.path.join(tmp, "refresh.txt")
+        with open(refresh_file, "w") as f:
+            for i in range(c):
+                status, body = a.call("POST", "/login", {"username": f"bench{i % USERS}@example.com",
+                                                         "password": PASSWORD}, form=True)
+                assert status == 200, (status, body)
+                f.write(body["refresh_token"] + "\n")
+        results["refresh"] = wrk("refresh.lua", auth_url, c, c, d, {**env, "BENCH_REFRESH_TOKENS": refresh_file})
         results["auth_rss_after"], results["posts_rss_after"] = auth.rss_mib(), posts.rss_mib()
     finally:
         posts.stop()
@@ -295,6 +305,7 @@ def report(r, cores, t_hash, explain, args, verify):
     http_row(f"login (bcrypt 12), {c} connections", "login")
     row("login / bcrypt bound", f"{login_ratio:8.0%}  (bound {r['bcrypt_bound']:.1f}/s = {cores} cores / {t_hash * 1000:.0f} ms)",
         ">= 85%", login_ratio >= 0.85)
+    http_row(f"refresh (rotation), {c} connections", "refresh")
     idle, storm = r["user_idle"]["p99_us"], r["user_storm"]["p99_us"]
     row("auth GET /users/{id} p99 (probe), idle -> storm", f"{ms(idle)} -> {ms(storm)}  ({storm / max(idle, 1):.1f}x)",
         "<= 2x idle", storm <= 2 * idle and r["user_storm"]["errors"] == 0)

@@ -395,6 +395,22 @@ service_kit::backend_tests! {
         assert_eq!(app.logout(&token, "").await.status(), 204);
     }
 
+    async fn the_openapi_document_shows_the_session_endpoints(backend) {
+        let app = spawn_app(backend).await;
+        let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+        for (path, method) in [
+            ("/token/refresh", "post"),
+            ("/logout", "post"),
+            ("/users/me", "get"),
+            ("/users/me/password", "put"),
+            ("/sessions/ended", "get"),
+        ] {
+            assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
+        }
+        let token = &doc["components"]["schemas"]["Token"]["properties"];
+        assert!(token["refresh_token"].is_object() && token["refresh_expires_in"].is_object());
+    }
+
     async fn a_published_key_file_that_cannot_be_read_stops_start_up(backend) {
         let db = service_kit::testing::TestDatabase::create(backend, "auth");
         let dir = tempfile::tempdir().unwrap();

@@ -545,3 +545,48 @@ fn a_remembered_token_is_checked_again_after_the_keys_change() {
         Err(VerifyError::UnknownKid(_))
     ));
 }
+
+#[test]
+fn a_remembered_token_of_an_ended_session_is_refused() {
+    let revocations = Arc::new(Revocations::new(0));
+    let verifier =
+        Verifier::new(test_key_set(), config()).with_revocations(Arc::clone(&revocations));
+    let token = ed_token(&with(valid_claims(), "sid", json!("s1")));
+    let other = ed_token(&with(valid_claims(), "sid", json!("s2")));
+    // Not loaded yet: a token with a session cannot be checked, one without passes.
+    assert!(matches!(
+        verifier.verify_now(&token),
+        Err(VerifyError::Session(_))
+    ));
+    assert!(verifier.verify_now(&ed_token(&valid_claims())).is_ok());
+    revocations.merge([], now());
+    assert_eq!(
+        verifier.verify_now(&token).unwrap().sid.as_deref(),
+        Some("s1")
+    );
+    // Remembered now; ending the session must still refuse it.
+    revocations.merge([("s1".to_string(), now() + 600)], now());
+    assert!(matches!(
+        verifier.verify_now(&token),
+        Err(VerifyError::Session(_))
+    ));
+    assert!(verifier.verify_now(&other).is_ok());
+}
+
+#[test]
+fn key_sets_compare_by_their_key_ids() {
+    let other = SigningKey::generate().unwrap();
+    let both = KeySet::from_jwks(&jsonwebtoken::jwk::JwkSet {
+        keys: vec![test_signing_key().public_jwk(), other.public_jwk()],
+    })
+    .unwrap();
+    assert!(test_key_set().same_keys(&test_key_set()));
+    assert!(!test_key_set().same_keys(&both));
+    let verifier = Verifier::new(test_key_set(), config());
+    assert!(
+        !verifier.update_keys(test_key_set()),
+        "same keys: nothing replaced"
+    );
+    assert!(verifier.update_keys(both));
+    assert_eq!(verifier.keys().len(), 2);
+}

@@ -10,4 +10,6 @@ mod gateway;
 mod harness;
 mod helpers;
 mod processes;
+mod rotation;
+mod sessions;
 mod story;

@@ -1,0 +1,185 @@
+//! The token lifecycle across processes: a logout refused by two posts processes within 3 s
+//! of its 204 (each polls the auth service's feed; neither asks it per request), ended
+//! sessions staying ended across restarts of either service, and the one-command stack wired
+//! the same way.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use service_kit::testing::TestDatabase;
+
+use crate::helpers::{spawn_stack, PASSWORD};
+use crate::processes::ServiceProcess;
+
+/// A login's tokens.
+pub struct Pair {
+    pub access: String,
+    pub refresh: String,
+}
+
+pub fn pair(body: &Value) -> Pair {
+    Pair {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+pub async fn sign_up(client: &reqwest::Client, auth: &str, email: &str) {
+    let resp = client
+        .post(format!("{auth}/users/"))
+        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+}
+
+pub async fn log_in(client: &reqwest::Client, auth: &str, email: &str) -> Pair {
+    let resp = client
+        .post(format!("{auth}/login"))
+        .form(&[("username", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    pair(&resp.json().await.unwrap())
+}
+
+pub async fn refresh(client: &reqwest::Client, auth: &str, token: &str) -> reqwest::Response {
+    client
+        .post(format!("{auth}/token/refresh"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn list_status(client: &reqwest::Client, posts: &str, token: &str) -> u16 {
+    client
+        .get(format!("{posts}/posts/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+/// Polls every 20 ms until `token` gets `expected` from `posts`; fails after `within`.
+/// Returns when it did, measured from `since`.
+pub async fn until_status(
+    client: &reqwest::Client,
+    posts: &str,
+    token: &str,
+    expected: u16,
+    since: Instant,
+    within: Duration,
+) -> Duration {
+    loop {
+        let got = list_status(client, posts, token).await;
+        if got == expected {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < within,
+            "{posts}: still {got} after {within:?}, expected {expected}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn posts_env(db: &TestDatabase, auth_port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", db.url.clone()),
+        (
+            "JWT_JWKS_URL",
+            format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json"),
+        ),
+    ]
+}
+
+service_kit::backend_tests! {
+    async fn two_posts_processes_refuse_a_logged_out_token_within_3_seconds(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("signing-key.pem");
+        std::fs::write(&key, shared_claims::testing::TEST_ED25519_PRIVATE_PEM).unwrap();
+        let auth_db = TestDatabase::create(backend, "life_auth");
+        let posts_db = TestDatabase::create(backend, "life_posts");
+        let auth_env = vec![
+            ("DATABASE_URL", auth_db.url.clone()),
+            ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
+            ("BCRYPT_COST", "4".to_string()),
+        ];
+        let auth = ServiceProcess::start("auth-service", &auth_env);
+        let auth_port = auth.port;
+        let a = format!("http://127.0.0.1:{auth_port}");
+        let p1 = ServiceProcess::start("posts-service", &posts_env(&posts_db, auth_port));
+        let p2 = ServiceProcess::start("posts-service", &posts_env(&posts_db, auth_port));
+        let posts = [
+            format!("http://127.0.0.1:{}", p1.port),
+            format!("http://127.0.0.1:{}", p2.port),
+        ];
+        let client = reqwest::Client::new();
+        sign_up(&client, &a, "alice@example.com").await;
+        let ended = log_in(&client, &a, "alice@example.com").await;
+        let live = log_in(&client, &a, "alice@example.com").await;
+        for p in &posts {
+            until_status(&client, p, &ended.access, 200, Instant::now(), Duration::from_secs(10)).await;
+            assert_eq!(list_status(&client, p, &live.access).await, 200);
+        }
+
+        let resp = client.post(format!("{a}/logout")).bearer_auth(&ended.access).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        let logged_out = Instant::now();
+        let (t1, t2) = futures_util::future::join(
+            until_status(&client, &posts[0], &ended.access, 401, logged_out, Duration::from_secs(5)),
+            until_status(&client, &posts[1], &ended.access, 401, logged_out, Duration::from_secs(5)),
+        )
+        .await;
+        assert!(t1 < Duration::from_secs(3) && t2 < Duration::from_secs(3), "refused after {t1:?} and {t2:?}");
+        for p in &posts {
+            assert_eq!(list_status(&client, p, &live.access).await, 200, "the other session lives on");
+        }
+
+        // A restarted posts process loads the list before it accepts sessions again.
+        drop(p1);
+        let p1 = ServiceProcess::start("posts-service", &posts_env(&posts_db, auth_port));
+        let restarted = format!("http://127.0.0.1:{}", p1.port);
+        until_status(&client, &restarted, &live.access, 200, Instant::now(), Duration::from_secs(10)).await;
+        assert_eq!(list_status(&client, &restarted, &ended.access).await, 401);
+
+        // A restarted auth service still knows the session ended (it lives in its database).
+        auth.terminate();
+        let mut auth = auth;
+        auth.child.wait().unwrap();
+        let mut env = auth_env.clone();
+        env.push(("BIND_ADDR", format!("127.0.0.1:{auth_port}")));
+        let _auth = ServiceProcess::start("auth-service", &env);
+        // Connections kept alive to the old process are gone.
+        let client = reqwest::Client::new();
+        let resp = refresh(&client, &a, &ended.refresh).await;
+        assert_eq!(resp.status(), 401);
+        let resp = client.get(format!("{a}/users/me")).bearer_auth(&ended.access).send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+        assert_eq!(refresh(&client, &a, &live.refresh).await.status(), 200);
+        // Posts, having polled the restarted auth service, still refuses the ended session.
+        actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+        for p in [&restarted, &posts[1]] {
+            assert_eq!(list_status(&client, p, &ended.access).await, 401);
+            assert_eq!(list_status(&client, p, &live.access).await, 200);
+        }
+    }
+
+    async fn the_stack_refreshes_and_logs_out(backend) {
+        let stack = spawn_stack(backend).await;
+        stack.sign_up("alice@example.com").await;
+        let first = log_in(&stack.client, &stack.auth, "alice@example.com").await;
+        let resp = refresh(&stack.client, &stack.auth, &first.refresh).await;
+        assert_eq!(resp.status(), 200);
+        let second = pair(&resp.json().await.unwrap());
+        until_status(&stack.client, &stack.posts, &second.access, 200, Instant::now(), Duration::from_secs(10)).await;
+        let resp = stack.client.post(format!("{}/logout", stack.auth)).bearer_auth(&second.access).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        let took = until_status(&stack.client, &stack.posts, &second.access, 401, Instant::now(), Duration::from_secs(5)).await;
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert_eq!(list_status(&stack.client, &stack.posts, &first.access).await, 401, "same session");
+    }
+}
