@@ -1,5 +1,6 @@
-//! The auth service: users, bcrypt passwords, `POST /login` issuing JWTs, and the JWKS
-//! document the posts service verifies them with.
+//! The auth service: users, bcrypt passwords, `POST /login` issuing JWTs and starting
+//! sessions (refresh, logout, the feed of ended sessions), and the JWKS document the posts
+//! service verifies them with (the signing key and any keys published beside it).
 
 pub mod config;
 pub mod domain;

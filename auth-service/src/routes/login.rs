@@ -144,5 +144,5 @@ pub async fn login(state: web::Data<AppState>, body: Body) -> Result<HttpRespons
     let Some(user) = user else {
         return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()));
     };
-    Ok(crate::routes::sessions::start_session(&state, user).await?)
+    crate::routes::sessions::start_session(&state, user).await
 }

@@ -129,8 +129,7 @@ async fn traffic(
     let mut round = 0usize;
     while !stop.load(Ordering::Relaxed) {
         round += 1;
-        if round % 10 == 0 {
-            let mut refreshed = false;
+        if round.is_multiple_of(10) {
             for auth in auths.iter().cycle().skip(round / 10 % 2).take(2) {
                 let resp = client
                     .post(format!("{auth}/token/refresh"))
@@ -144,7 +143,6 @@ async fn traffic(
                         session = pair(&r.json().await.unwrap());
                         tally.tokens.lock().unwrap().push(session.access.clone());
                         tally.refreshes.fetch_add(1, Ordering::Relaxed);
-                        refreshed = true;
                     }
                     Ok(r) => tally
                         .failures
@@ -154,7 +152,6 @@ async fn traffic(
                 }
                 break;
             }
-            let _ = refreshed;
         }
         let live: Vec<String> = tally
             .tokens
