@@ -230,6 +230,8 @@ def main():
 
     def row(name, value, target="", ok=None):
         rows.append((name, value, target, "" if ok is None else ("ok" if ok else "MISSED")))
+        log(f"  {name}: {value}  {target} {rows[-1][3]}")
+        raw.write(f"\n===== figure: {name}: {value}  {target} {rows[-1][3]}\n")
 
     # ---------------------------------------------------------------- PostgreSQL
     base_url = args.pg.rsplit("/", 1)[0]
@@ -297,9 +299,11 @@ def main():
             else:
                 row(f"PG {name}", value, "(cost grows with skip)")
             plans.append((name, explain(posts_db, script, defines)))
+            raw.write(f"\n===== plan: {name}\n{plans[-1][1]}\n")
 
         # Creating posts with the trigram index, then without it (its down migration).
         log("post creation with and without the trigram index ...")
+        base.wrk("create.lua", f"http://127.0.0.1:{PG_POSTS_PORT}", c, 2, 2, {**env, "BENCH_CONNECTIONS": str(c)})
         with_index = base.wrk("create.lua", f"http://127.0.0.1:{PG_POSTS_PORT}", c, 2, d,
                               {**env, "BENCH_CONNECTIONS": str(c)})
         psql(posts_db, "-f", os.path.join(ROOT, "posts-service", "migrations", "postgres",
@@ -312,47 +316,12 @@ def main():
 
         # ---------------------------------------------------------------- SQLite
         if not args.skip_sqlite:
-            path = os.path.join(tmp, "posts.db")
-            url = f"sqlite://{path}"
-            run([posts_bin, "migrate"], env={"PATH": os.environ["PATH"], "DATABASE_URL": url, "RUST_LOG": "warn"})
-            log("seeding SQLite ...")
-            seconds = seed_sqlite(path)
-            row("seed (SQLite, SQL)", f"{seconds:8.1f} s", "(no target)")
-            sqlite_posts = base.Service("posts-service", SQLITE_POSTS_PORT, {
-                "DATABASE_URL": url, "JWT_JWKS_URL": f"http://127.0.0.1:{PG_AUTH_PORT}/.well-known/jwks.json"}, tmp)
-            sqlite_posts.start()
-            cursor_urls, _, _ = cursors_after(SQLITE_POSTS_PORT, tokens[0], f"/posts/?limit=10&skip={POSTS // 2 - 10}", 1)
-            single = [
-                ("search, rare word", "/posts/?limit=10&search=zebra", True),
-                ("cursor page, depth ~500 000", cursor_urls[0], True),
-                ("first page", "/posts/?limit=10", False),
-                ("search, common word", "/posts/?limit=10&search=rust", False),
-                ("search, no match", "/posts/?limit=10&search=nosuchword", False),
-                ("skip page, depth 10 000", "/posts/?limit=10&skip=10000", False),
-            ]
-            for name, path_q, targeted in single:
-                p = base.probe(SQLITE_POSTS_PORT, path_q, tokens[0], max(2, d // 2), interval=0.0)
-                raw.write(f"\n===== SQLite single client: {name}: {path_q}: {p}\n")
-                value = f"p50 {ms(p['p50_us'])}  p99 {ms(p['p99_us'])}  ({p['requests']} requests, errors {p['errors']})"
-                if targeted:
-                    row(f"SQLite 1 client {name}", value, "p99 <= 20 ms", p["p99_us"] <= 20_000 and p["errors"] == 0)
-                else:
-                    row(f"SQLite 1 client {name}", value)
-            log("SQLite post creation with and without the FTS5 index ...")
-            with_index = base.wrk("create.lua", f"http://127.0.0.1:{SQLITE_POSTS_PORT}", c, 2, d,
-                                  {**env, "BENCH_CONNECTIONS": str(c)})
-            db = sqlite3.connect(path, isolation_level=None)
-            db.executescript(open(os.path.join(ROOT, "posts-service", "migrations", "sqlite",
-                                               "2026-11-27-000001_search_index", "down.sql")).read())
-            db.close()
-            without = base.wrk("create.lua", f"http://127.0.0.1:{SQLITE_POSTS_PORT}", c, 2, d,
-                               {**env, "BENCH_CONNECTIONS": str(c)})
-            creation_rows("SQLite", row, with_index, without)
-            raw.write(f"\n===== create SQLite with index: {with_index}\n===== without: {without}\n")
+            sqlite_posts = measure_sqlite(posts_bin, tmp, tokens, env, c, d, row, raw)
     finally:
         for svc in (sqlite_posts, posts, auth):
             if svc:
                 svc.stop()
+
 
     raw.write(f"\nload average at end: {os.getloadavg()}\n")
     width = max(len(x[0]) for x in rows)
@@ -363,6 +332,62 @@ def main():
     for name, plan in plans:
         print(f"\nplan, {name} (PostgreSQL, EXPLAIN ANALYZE):\n  " + plan.replace("\n", "\n  "))
     print(f"\nraw output: {raw.name}")
+
+
+def measure_sqlite(posts_bin, tmp, tokens, env, c, d, row, raw):
+    """SQLite with the same data: one client per page, then creation with and without the
+    FTS5 index. Returns the running service (the caller stops it)."""
+    path = os.path.join(tmp, "posts.db")
+    for stale in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(stale):
+            os.remove(stale)
+    url = f"sqlite://{path}"
+    run([posts_bin, "migrate"], env={"PATH": os.environ["PATH"], "DATABASE_URL": url, "RUST_LOG": "warn"})
+    log("seeding SQLite ...")
+    seconds = seed_sqlite(path)
+    row("seed (SQLite, SQL)", f"{seconds:8.1f} s", "(no target)")
+    service = base.Service("posts-service", SQLITE_POSTS_PORT, {
+        "DATABASE_URL": url, "JWT_JWKS_URL": f"http://127.0.0.1:{PG_AUTH_PORT}/.well-known/jwks.json"}, tmp)
+    service.start()
+    try:
+        measure_sqlite_service(path, tokens, env, c, d, row, raw)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def measure_sqlite_service(path, tokens, env, c, d, row, raw):
+    cursor_urls, _, _ = cursors_after(SQLITE_POSTS_PORT, tokens[0], f"/posts/?limit=10&skip={POSTS // 2 - 10}", 1)
+    single = [
+        ("search, rare word", "/posts/?limit=10&search=zebra", True),
+        ("cursor page, depth ~500 000", cursor_urls[0], True),
+        ("first page", "/posts/?limit=10", False),
+        ("search, common word", "/posts/?limit=10&search=rust", False),
+        ("search, no match", "/posts/?limit=10&search=nosuchword", False),
+        ("skip page, depth 10 000", "/posts/?limit=10&skip=10000", False),
+    ]
+    for name, path_q, targeted in single:
+        p = base.probe(SQLITE_POSTS_PORT, path_q, tokens[0], max(2, d // 2), interval=0.0)
+        raw.write(f"\n===== SQLite single client: {name}: {path_q}: {p}\n")
+        value = f"p50 {ms(p['p50_us'])}  p99 {ms(p['p99_us'])}  ({p['requests']} requests, errors {p['errors']})"
+        if targeted:
+            row(f"SQLite 1 client {name}", value, "p99 <= 20 ms", p["p99_us"] <= 20_000 and p["errors"] == 0)
+        else:
+            row(f"SQLite 1 client {name}", value)
+    log("SQLite post creation with and without the FTS5 index ...")
+    # A short run first, not counted: the first writes of a fresh process are slower.
+    base.wrk("create.lua", f"http://127.0.0.1:{SQLITE_POSTS_PORT}", c, 2, 2, {**env, "BENCH_CONNECTIONS": str(c)})
+    with_index = base.wrk("create.lua", f"http://127.0.0.1:{SQLITE_POSTS_PORT}", c, 2, d,
+                          {**env, "BENCH_CONNECTIONS": str(c)})
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(open(os.path.join(ROOT, "posts-service", "migrations", "sqlite",
+                                       "2026-11-27-000001_search_index", "down.sql")).read())
+    db.close()
+    without = base.wrk("create.lua", f"http://127.0.0.1:{SQLITE_POSTS_PORT}", c, 2, d,
+                       {**env, "BENCH_CONNECTIONS": str(c)})
+    creation_rows("SQLite", row, with_index, without)
+    raw.write(f"\n===== create SQLite with index: {with_index}\n===== without: {without}\n")
 
 
 def creation_rows(backend, row, with_index, without):
