@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as base  # noqa: E402  (bench.py: Service, Client, wrk, probe, run, log)
 
