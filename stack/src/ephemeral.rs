@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use shared_claims::SigningKey;
+use shared_claims::{KeyError, SigningKey};
 
 use crate::{Stack, StackConfig, StackError, StackHandle};
 
@@ -73,8 +73,12 @@ impl EphemeralStack {
         config.posts_bind_addr = loopback;
         // Generated here rather than by the auth service, so the harness holds the key it
         // mints test tokens with, and the service does not warn about a development key.
-        let (signing_key, _) =
-            shared_claims::load_or_generate_signing_key(&dir.path().join(SIGNING_KEY_FILE))?;
+        let signing_key = fresh_signing_key()?;
+        write_private_file(
+            &dir.path().join(SIGNING_KEY_FILE),
+            signing_key.to_pkcs8_pem().as_bytes(),
+        )
+        .map_err(EphemeralError::Folder)?;
 
         let stack = Stack::start(&config).await?;
         let urls = StackUrls::on_loopback(stack.auth_port, stack.posts_port);
@@ -163,6 +167,33 @@ impl EphemeralStack {
     }
 }
 
+/// A new Ed25519 key from 32 bytes of the operating system's randomness (RFC 8032: the
+/// private key is a random 32-byte seed). Not `SigningKey::generate`: its first use seeds
+/// AWS-LC's random generator, which took 90–150 ms here, a third of the time to ready.
+fn fresh_signing_key() -> Result<SigningKey, EphemeralError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|_| EphemeralError::Key(KeyError::Generation))?;
+    let pair = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
+        .map_err(|_| EphemeralError::Key(KeyError::Generation))?;
+    let der = pair
+        .to_pkcs8v1()
+        .map_err(|_| EphemeralError::Key(KeyError::Generation))?;
+    Ok(SigningKey::from_pkcs8_der(der.as_ref())?)
+}
+
+/// Writes a new file readable by its owner only (the folder is private too).
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}
+
 impl StackUrls {
     /// The URLs of services listening on loopback at these ports.
     pub fn on_loopback(auth_port: u16, posts_port: u16) -> StackUrls {
@@ -177,5 +208,49 @@ impl StackUrls {
     /// The one-line JSON form `stack --ephemeral` prints.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("three strings serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_keys_differ_and_sign_tokens_their_own_public_key_verifies() {
+        let (a, b) = (fresh_signing_key().unwrap(), fresh_signing_key().unwrap());
+        assert_ne!(a.kid(), b.kid());
+        let claims = shared_claims::testing::claims_for_testing(1, "a@b.co", 60);
+        let token = shared_claims::testing::encode_for_testing(&claims, &a);
+        let verify = shared_claims::VerifyConfig {
+            issuer: shared_claims::DEFAULT_ISSUER.into(),
+            audience: shared_claims::DEFAULT_AUDIENCE.into(),
+            leeway_seconds: 0,
+        };
+        let keys = |k: &SigningKey| {
+            shared_claims::KeySet::from_jwks(&shared_claims::JwkSet {
+                keys: vec![k.public_jwk()],
+            })
+            .unwrap()
+        };
+        assert!(keys(&a).verify(&token, &verify).is_ok());
+        assert!(keys(&b).verify(&token, &verify).is_err());
+        // The PEM written for the auth service reads back as the same key.
+        let again = SigningKey::from_pkcs8_pem(&a.to_pkcs8_pem()).unwrap();
+        assert_eq!(again.kid(), a.kid());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SIGNING_KEY_FILE);
+        write_private_file(&path, b"secret").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(
+            write_private_file(&path, b"again").is_err(),
+            "never overwrites"
+        );
     }
 }
