@@ -170,16 +170,17 @@ service_kit::backend_tests! {
 
     async fn the_stack_refreshes_and_logs_out(backend) {
         let stack = spawn_stack(backend).await;
-        stack.sign_up("alice@example.com").await;
-        let first = log_in(&stack.client, &stack.auth, "alice@example.com").await;
-        let resp = refresh(&stack.client, &stack.auth, &first.refresh).await;
+        stack.sign_up("alice@example.com", PASSWORD).await;
+        let (client, auth, posts) = (stack.client(), stack.auth_url(), stack.posts_url());
+        let first = log_in(client, auth, "alice@example.com").await;
+        let resp = refresh(client, auth, &first.refresh).await;
         assert_eq!(resp.status(), 200);
         let second = pair(&resp.json().await.unwrap());
-        until_status(&stack.client, &stack.posts, &second.access, 200, Instant::now(), Duration::from_secs(10)).await;
-        let resp = stack.client.post(format!("{}/logout", stack.auth)).bearer_auth(&second.access).send().await.unwrap();
+        until_status(client, posts, &second.access, 200, Instant::now(), Duration::from_secs(10)).await;
+        let resp = client.post(format!("{}/logout", auth)).bearer_auth(&second.access).send().await.unwrap();
         assert_eq!(resp.status(), 204);
-        let took = until_status(&stack.client, &stack.posts, &second.access, 401, Instant::now(), Duration::from_secs(5)).await;
+        let took = until_status(client, posts, &second.access, 401, Instant::now(), Duration::from_secs(5)).await;
         assert!(took < Duration::from_secs(3), "{took:?}");
-        assert_eq!(list_status(&stack.client, &stack.posts, &first.access).await, 401, "same session");
+        assert_eq!(list_status(client, posts, &first.access).await, 401, "same session");
     }
 }
