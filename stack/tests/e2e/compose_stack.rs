@@ -512,6 +512,23 @@ fn compose_stack_serves_the_course_story_and_refuses_a_one_minute_token_once_exp
             .await
             .unwrap();
         assert_eq!(resp.status(), 200, "the token works before it expires");
+
+        // Meanwhile, the gateway's Swagger page: Authorize with an account, run GET /posts/.
+        if crate::processes::tool_available(crate::browser::CHROMIUM, "Chromium") {
+            let shown = actix_web::rt::task::spawn_blocking(|| {
+                crate::docs::authorize_and_list_posts(
+                    &format!("{GATEWAY}/docs/"),
+                    "bob@example.com",
+                    PASSWORD,
+                )
+            })
+            .await
+            .unwrap();
+            assert_eq!(
+                shown["status"], "200",
+                "Swagger UI at the gateway showed {shown}"
+            );
+        }
         let expiry = issued + Duration::from_secs(61);
         actix_web::rt::time::sleep(expiry.saturating_duration_since(Instant::now())).await;
         let resp = c
@@ -673,12 +690,13 @@ fn compose_stack_answers_503_with_retry_after_while_postgres_restarts_then_recov
         .parse()
         .unwrap();
     assert!(retry_after >= 1);
-    let signup = block_on(
+    let signup = block_on(async {
         c.post(format!("{GATEWAY}/users/"))
             .json(&json!({"email": "during@example.com", "password": PASSWORD}))
-            .send(),
-    )
-    .unwrap();
+            .send()
+            .await
+            .unwrap()
+    });
     assert_eq!(
         signup.status(),
         503,
