@@ -115,12 +115,18 @@ impl Browser {
             next_id: 0,
             _profile: profile,
         };
-        browser.call("Runtime.enable", json!({}));
+        browser.wait_loaded(url);
         browser
     }
 
     /// Sends one DevTools command and returns its `result` (panics on a protocol error).
     pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.try_call(method, params)
+            .unwrap_or_else(|e| panic!("{method} failed: {e}"))
+    }
+
+    /// Sends one DevTools command; its `result`, or the protocol's `error`.
+    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let msg = json!({ "id": id, "method": method, "params": params }).to_string();
@@ -128,13 +134,31 @@ impl Browser {
         loop {
             let reply: Value = serde_json::from_slice(&read_message(&mut self.socket)).unwrap();
             if reply["id"] == id {
-                assert!(
-                    reply.get("error").is_none(),
-                    "{method} failed: {}",
-                    reply["error"]
-                );
-                return reply["result"].clone();
+                return match reply.get("error") {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(reply["result"].clone()),
+                };
             }
+        }
+    }
+
+    /// Waits until the page at `url` has loaded (the first context may be the blank page
+    /// Chromium starts on, destroyed when the navigation commits).
+    fn wait_loaded(&mut self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = self.try_call(
+                "Runtime.evaluate",
+                json!({ "expression": "location.href + ' ' + document.readyState",
+                        "returnByValue": true }),
+            );
+            if let Ok(r) = &state {
+                if r["result"]["value"].as_str() == Some(&format!("{url} complete")) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "{url} did not load: {state:?}");
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
