@@ -1,27 +1,48 @@
-# syntax=docker/dockerfile:1
-# Multi-stage build: one builder, then a slim, non-root runtime image per service
-# (`--target auth` / `--target posts`; docker-compose.yml picks them).
+# Multi-stage build: a slim, non-root runtime base, one Rust builder, then one image per
+# service (`--target auth` / `--target posts`; docker-compose.yml picks them).
+# The runtime stage comes first so that the classic builder (docker-compose 1.x), which builds
+# every stage up to the target, need not compile anything for it.
 
-FROM rust:1-slim-bookworm AS build
+FROM debian:bookworm-slim AS runtime
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --user-group --uid 10001 --home-dir /app --create-home app
+WORKDIR /app
+# Numeric, so that an orchestrator (Kubernetes `runAsNonRoot`) can check it is not root.
+USER 10001:10001
+ENV RUST_LOG=info
+
+# Pinned to the toolchain Cargo.lock needs (the workspace's `rust-version`).
+FROM rust:1.95-slim-bookworm AS build
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config libssl-dev make perl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Dependencies first, against placeholder sources: this layer is rebuilt only when a
+# manifest or the lock file changes, not on every source change.
+COPY Cargo.toml Cargo.lock ./
+COPY shared-claims/Cargo.toml shared-claims/
+COPY service-kit/Cargo.toml service-kit/
+COPY auth-service/Cargo.toml auth-service/
+COPY posts-service/Cargo.toml posts-service/
+COPY stack/Cargo.toml stack/
+RUN for crate in shared-claims service-kit auth-service posts-service stack; do \
+      mkdir -p "$crate/src" && touch "$crate/src/lib.rs"; \
+    done \
+ && mkdir -p shared-claims/benches \
+ && echo 'fn main() {}' > shared-claims/benches/verify.rs \
+ && for bin in auth-service posts-service stack; do echo 'fn main() {}' > "$bin/src/main.rs"; done \
+ && cargo build --release --locked -p auth-service -p posts-service \
+ && rm -rf shared-claims service-kit auth-service posts-service stack \
+      target/release/.fingerprint/shared-claims-* target/release/.fingerprint/service-kit-* \
+      target/release/.fingerprint/auth-service-* target/release/.fingerprint/posts-service-*
 COPY . .
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p auth-service -p posts-service \
+RUN cargo build --release --locked -p auth-service -p posts-service \
  && mkdir -p /out \
  && cp target/release/auth-service target/release/posts-service /out/
-
-FROM debian:bookworm-slim AS runtime
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /app --create-home app
-WORKDIR /app
-USER app
-ENV RUST_LOG=info
 
 FROM runtime AS auth
 COPY --from=build /out/auth-service /usr/local/bin/auth-service

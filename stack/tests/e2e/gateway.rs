@@ -12,9 +12,9 @@ use service_kit::Backend;
 
 use crate::processes::{tool_available, ServiceProcess};
 
-const NGINX: &str = "/usr/sbin/nginx";
+pub const NGINX: &str = "/usr/sbin/nginx";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -22,7 +22,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Nginx(std::process::Child);
+pub struct Nginx(std::process::Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
@@ -31,8 +31,13 @@ impl Drop for Nginx {
     }
 }
 
-fn start_nginx(dir: &Path, port: u16, auth: &[u16], posts: &[u16]) -> Nginx {
-    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/gateway");
+/// Debian's nginx on loopback `port` with the gateway's routing (deploy/gateway) in front of
+/// the given auth and posts ports.
+pub fn start_nginx(dir: &Path, port: u16, auth: &[u16], posts: &[u16]) -> Nginx {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/gateway")
+        .canonicalize()
+        .unwrap();
     let upstream = |name: &str, ports: &[u16]| {
         let servers: String = ports
             .iter()
@@ -45,7 +50,8 @@ fn start_nginx(dir: &Path, port: u16, auth: &[u16], posts: &[u16]) -> Nginx {
         "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
          events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-         include {http};\n{auth}{posts}  server {{\n    listen 127.0.0.1:{port};\n    include {routes};\n  }}\n}}\n",
+         include {http};\n{auth}{posts}  server {{\n    listen 127.0.0.1:{port};\n    set $auth_upstream auth;\n    set $posts_upstream posts;\n    set $gateway_docs {docs};\n    include {routes};\n  }}\n}}\n",
+        docs = deploy.join("docs").display(),
         http = deploy.join("http.conf").display(),
         routes = deploy.join("routes.conf").display(),
         auth = upstream("auth", auth),

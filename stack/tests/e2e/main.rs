@@ -2,7 +2,9 @@
 //! HTTP the way a client of the course app drives it, on SQLite and on PostgreSQL.
 
 mod binary;
+mod browser;
 mod compose;
+mod compose_stack;
 mod docs;
 mod ephemeral;
 mod expiry;
