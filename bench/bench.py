@@ -251,6 +251,7 @@ def main():
 
         log("refresh: one session per connection, each refreshing along its own chain ...")
         refresh_file = os.path.join(tmp, "refresh.txt")
+        a = Client(18101)  # a fresh connection: the seeding one idled past the keep-alive
         with open(refresh_file, "w") as f:
             for i in range(c):
                 status, body = a.call("POST", "/login", {"username": f"bench{i % USERS}@example.com",
