@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod cursor;
+pub mod domain;
 pub mod keys;
 pub mod openapi;
 pub mod routes;

@@ -1,8 +1,16 @@
 //! The OpenAPI document served at `/openapi.json` and shown by Swagger UI at `/docs`.
+//!
+//! It states what the server enforces: the inputs' bounds and formats come from the input
+//! types themselves ([`crate::domain`]), and [`ErrorBodies`] gives every error response the
+//! body and headers the server sends with it.
 
+use serde_json::json;
 use service_kit::http::BearerAuth;
-use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response};
+use utoipa::{Modify, OpenApi};
 
+use crate::domain;
 use crate::routes::{posts, votes};
 
 #[derive(OpenApi)]
@@ -20,10 +28,122 @@ use crate::routes::{posts, votes};
         posts::PostJson,
         posts::PostOut,
         posts::Owner,
-        posts::PostCreate,
-        votes::Vote,
+        domain::PostInput,
+        domain::VoteInput,
         votes::Message
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ErrorBodies)
 )]
 pub struct ApiDoc;
+
+/// Every error response's body and headers, as `service_kit::ApiError` and the token
+/// extractor send them: 422 is `{"detail": [ValidationError]}` (pydantic v1's shape), every
+/// other error `{"detail": "<text>"}`; 401 carries `WWW-Authenticate: Bearer`. Each operation
+/// also documents 503, the answer while the database cannot be reached (with `Retry-After`).
+pub struct ErrorBodies;
+
+/// Name of the `{"detail": "<text>"}` schema.
+const HTTP_ERROR: &str = "HTTPError";
+/// Name of the 422 body's schema.
+const VALIDATION_ERROR_BODY: &str = "HTTPValidationError";
+/// Name of one entry of a 422's `detail` list.
+const VALIDATION_ERROR: &str = "ValidationError";
+
+impl Modify for ErrorBodies {
+    fn modify(&self, openapi: &mut Document) {
+        let schemas = [
+            (
+                HTTP_ERROR,
+                json!({
+                    "type": "object",
+                    "required": ["detail"],
+                    "properties": { "detail": { "type": "string" } },
+                }),
+            ),
+            (
+                VALIDATION_ERROR,
+                json!({
+                    "type": "object",
+                    "required": ["loc", "msg", "type"],
+                    "properties": {
+                        "loc": {
+                            "type": "array",
+                            "items": { "oneOf": [{ "type": "string" }, { "type": "integer" }] },
+                        },
+                        "msg": { "type": "string" },
+                        "type": { "type": "string" },
+                        "ctx": { "type": "object" },
+                    },
+                }),
+            ),
+            (
+                VALIDATION_ERROR_BODY,
+                json!({
+                    "type": "object",
+                    "required": ["detail"],
+                    "properties": {
+                        "detail": {
+                            "type": "array",
+                            "items": { "$ref": format!("#/components/schemas/{VALIDATION_ERROR}") },
+                        },
+                    },
+                }),
+            ),
+        ];
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in schemas {
+            let schema = serde_json::from_value(schema).expect("a valid JSON schema");
+            components.schemas.insert(name.to_owned(), schema);
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                document_errors(operation);
+            }
+        }
+    }
+}
+
+fn document_errors(operation: &mut Operation) {
+    let responses = &mut operation.responses.responses;
+    responses.entry("503".to_owned()).or_insert_with(|| {
+        RefOr::T(Response::new(
+            "The database cannot be reached now; retry after `Retry-After` seconds",
+        ))
+    });
+    for (status, response) in responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if !(status.starts_with('4') || status.starts_with('5')) {
+            continue;
+        }
+        let schema = if status == "422" {
+            VALIDATION_ERROR_BODY
+        } else {
+            HTTP_ERROR
+        };
+        response
+            .content
+            .entry("application/json".to_owned())
+            .or_insert_with(|| RefOr::T(Content::new(Some(Ref::from_schema_name(schema)))));
+        let header = match status.as_str() {
+            "401" => Some(("WWW-Authenticate", "`Bearer`")),
+            "503" => Some(("Retry-After", "Seconds to wait before retrying")),
+            _ => None,
+        };
+        if let Some((name, description)) = header {
+            let mut header = utoipa::openapi::header::Header::default();
+            header.description = Some(description.to_owned());
+            response
+                .headers
+                .entry(name.to_owned())
+                .or_insert(RefOr::T(header));
+        }
+    }
+}

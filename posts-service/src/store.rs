@@ -13,7 +13,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::upsert::excluded;
 use service_kit::{with_conn, DbConn, DbError};
 
-use crate::routes::posts::MAX_TITLE_CHARS;
+use crate::domain::MAX_TITLE_CHARS;
 use crate::schema::{authors, posts, votes};
 
 /// A stored post (without its search key).

@@ -485,6 +485,14 @@ impl Query {
     }
 }
 
+impl Fields {
+    /// The value of `field` as sent, without taking it: for a caller that checks its JSON
+    /// type more strictly than the accessors above before reading it.
+    pub fn peek(&self, field: &str) -> Option<&Value> {
+        self.map.get(field)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,16 +4,15 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use serde_json::json;
-use service_kit::error::FieldError;
-use service_kit::input::{path_id, Body, Query, RawBody};
+use service_kit::input::Body;
 use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
 use crate::cursor;
+use crate::domain::{ListQuery, PostId, PostInput};
 use crate::routes::author_of;
-use crate::store::{self, Author, Change, PageRequest, PostInput};
+use crate::store::{self, Author, Change, PageRequest};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,15 +28,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(delete_post)),
     );
 }
-
-/// Longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 300;
-/// Longest content, in characters.
-pub const MAX_CONTENT_CHARS: usize = 100_000;
-/// Most posts in one page.
-pub const MAX_LIMIT: i64 = 100;
-/// Largest `skip` accepted (far beyond any table; keeps `OFFSET` arithmetic safe).
-pub const MAX_SKIP: i64 = i64::MAX / 2;
 
 /// A post's owner.
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,18 +61,6 @@ pub struct PostOut {
     #[serde(rename = "Post")]
     pub post: PostJson,
     pub votes: i64,
-}
-
-/// Body of create and replace.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PostCreate {
-    /// 1 to 300 characters.
-    title: String,
-    /// At most 100 000 characters.
-    content: String,
-    /// Default `true` (also when omitted on replace).
-    published: Option<bool>,
 }
 
 fn serialize_optional_time<S: serde::Serializer>(
@@ -122,34 +100,7 @@ impl PostOut {
     }
 }
 
-/// Validates a create/replace body, reporting every failing field at once.
-fn post_input(body: &RawBody) -> Result<PostInput, ApiError> {
-    let mut fields = body.json_object()?;
-    let title = fields.string("title");
-    if let Some(title) = &title {
-        fields.check_length("title", title, 1, MAX_TITLE_CHARS);
-    }
-    let content = fields.string("content");
-    if let Some(content) = &content {
-        fields.check_length("content", content, 0, MAX_CONTENT_CHARS);
-    }
-    let published = fields.boolean_or("published", true);
-    fields.finish()?;
-    match (title, content, published) {
-        (Some(title), Some(content), Some(published)) => Ok(PostInput {
-            title,
-            content,
-            published,
-        }),
-        _ => Err(ApiError::Internal("validated fields missing".into())),
-    }
-}
-
-fn id_of(req: &HttpRequest) -> Result<i64, ApiError> {
-    path_id(req.match_info().get("id").unwrap_or_default(), "id")
-}
-
-fn not_found(id: i64) -> ApiError {
+fn not_found(id: PostId) -> ApiError {
     ApiError::NotFound(format!("post with id: {id} does not exist"))
 }
 
@@ -172,14 +123,6 @@ fn next_link(limit: i64, search: &str, cursor: &str) -> String {
     format!("<?{query}>; rel=\"next\"")
 }
 
-fn invalid_cursor() -> FieldError {
-    FieldError::new(
-        vec![json!("query"), json!("cursor")],
-        "invalid cursor: not one this list gave for this search",
-        "value_error.cursor",
-    )
-}
-
 /// Lists the posts the caller may see (published ones and their own drafts), newest first.
 ///
 /// When more posts follow, the response carries `Link: <?limit=…&search=…&cursor=…>;
@@ -188,16 +131,7 @@ fn invalid_cursor() -> FieldError {
 /// nor hide others. `skip` still works but reads every skipped post (its cost grows with the
 /// offset); with a cursor it counts from the cursor's position.
 #[utoipa::path(get, path = "/posts/", tag = "Posts",
-    params(
-        ("limit" = Option<i64>, Query, description = "Posts per page, 0..=100 (default 10)"),
-        ("skip" = Option<i64>, Query, description = "Posts to skip, ≥ 0 (default 0). Its cost \
-            grows with the offset: to page through the list, follow the `Link` header's cursor \
-            instead. With `cursor`, counts from the cursor's position"),
-        ("search" = Option<String>, Query,
-            description = "Case-insensitive substring of the title, matched literally"),
-        ("cursor" = Option<String>, Query, description = "Opaque position from a previous \
-            page's `Link: <…>; rel=\"next\"`, valid with the same `search`; 422 if altered"),
-    ),
+    params(ListQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of posts", body = [PostOut],
@@ -205,32 +139,15 @@ fn invalid_cursor() -> FieldError {
                 (RFC 8288, relative to the request URL) when another page follows; absent \
                 on the last page"))),
         (status = 401, description = "Missing or invalid token"),
-        (status = 422, description = "Invalid limit, skip or cursor"),
+        (status = 422, description = "Invalid limit, skip, search or cursor"),
     ))]
 pub async fn list_posts(
     user: AuthUser,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut query = Query::parse(req.query_string());
-    let limit = query.integer("limit", 10, 0, MAX_LIMIT);
-    let skip = query.integer("skip", 0, 0, MAX_SKIP);
-    let search = query.string("search");
-    let raw_cursor = query.string("cursor");
-    let key = store::search_key(&search);
-    let before = (!raw_cursor.is_empty()).then(|| cursor::decode(&raw_cursor, &key));
-    let before = match (query.finish(), before) {
-        (Ok(()), None) => None,
-        (Ok(()), Some(Ok(id))) => Some(id),
-        (Ok(()), Some(Err(cursor::InvalidCursor))) => {
-            return Err(ApiError::validation(invalid_cursor()))
-        }
-        (Err(ApiError::Validation(mut errors)), Some(Err(cursor::InvalidCursor))) => {
-            errors.push(invalid_cursor());
-            return Err(ApiError::Validation(errors));
-        }
-        (Err(e), _) => return Err(e),
-    };
+    let query = ListQuery::parse(req.query_string())?;
+    let limit = query.limit();
     if limit == 0 {
         return Ok(HttpResponse::Ok().json(Vec::<PostOut>::new()));
     }
@@ -241,19 +158,24 @@ pub async fn list_posts(
             let request = PageRequest {
                 caller,
                 limit,
-                skip,
-                before,
-                search: &search,
+                skip: query.skip(),
+                before: query.cursor().map(|position| position.last_id()),
+                search: query.search(),
             };
             store::page_of_posts_with_votes(conn, &request)
-                .map(|page| (page, search))
+                .map(|page| (page, query))
                 .map_err(ApiError::from)
         })
         .await;
-    let (page, search) = page?;
+    let (page, query) = page?;
     let next = match page.rows.last() {
         Some((last, _, _)) if page.has_next => {
-            Some(next_link(limit, &search, &cursor::encode(last.id, &key)))
+            let key = store::search_key(query.search());
+            Some(next_link(
+                limit,
+                query.search(),
+                &cursor::encode(last.id, &key),
+            ))
         }
         _ => None,
     };
@@ -266,7 +188,7 @@ pub async fn list_posts(
 }
 
 /// Creates a post owned by the caller.
-#[utoipa::path(post, path = "/posts/", tag = "Posts", request_body = PostCreate,
+#[utoipa::path(post, path = "/posts/", tag = "Posts", request_body = PostInput,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = PostJson),
@@ -279,7 +201,7 @@ pub async fn create_post(
     state: web::Data<AppState>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let input = post_input(&body.read().await?)?;
+    let input = store::PostInput::from(PostInput::try_from(&body.read().await?)?);
     let author = author_of(&user);
     let (post, owner) = state
         .db
@@ -294,32 +216,32 @@ pub async fn create_post(
 
 /// Reads one post with its vote count; someone else's draft reads as absent.
 #[utoipa::path(get, path = "/posts/{id}", tag = "Posts",
-    params(("id" = i64, Path, description = "Post id")),
+    params(PostId),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The post", body = PostOut),
         (status = 401, description = "Missing or invalid token"),
         (status = 404, description = "post with id: {id} was not found"),
-        (status = 422, description = "Id is not an integer"),
+        (status = 422, description = "Id is not a 64-bit integer"),
     ))]
 pub async fn get_post(
     user: AuthUser,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_of(&req)?;
+    let id = PostId::from_path(&req)?;
     let caller = user.id;
     let row = state
         .db
-        .run(move |conn| store::post_with_votes(conn, id, caller).map_err(ApiError::from))
+        .run(move |conn| store::post_with_votes(conn, id.get(), caller).map_err(ApiError::from))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("post with id: {id} was not found")))?;
     Ok(HttpResponse::Ok().json(PostOut::new(row)))
 }
 
 /// Replaces one of the caller's posts (an omitted `published` resets to `true`).
-#[utoipa::path(put, path = "/posts/{id}", tag = "Posts", request_body = PostCreate,
-    params(("id" = i64, Path, description = "Post id")),
+#[utoipa::path(put, path = "/posts/{id}", tag = "Posts", request_body = PostInput,
+    params(PostId),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The updated post", body = PostJson),
@@ -327,7 +249,7 @@ pub async fn get_post(
         (status = 403, description = "Not authorized to perform requested action"),
         (status = 404, description = "post with id: {id} does not exist"),
         (status = 413, description = "Body over 1 MiB"),
-        (status = 422, description = "Invalid id or body"),
+        (status = 422, description = "Id is not a 64-bit integer, or invalid body"),
     ))]
 pub async fn update_post(
     user: AuthUser,
@@ -335,12 +257,14 @@ pub async fn update_post(
     state: web::Data<AppState>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_of(&req)?;
-    let input = post_input(&body.read().await?)?;
+    let id = PostId::from_path(&req)?;
+    let input = store::PostInput::from(PostInput::try_from(&body.read().await?)?);
     let author = author_of(&user);
     let change = state
         .db
-        .run(move |conn| store::update_post(conn, id, &author, &input).map_err(ApiError::from))
+        .run(move |conn| {
+            store::update_post(conn, id.get(), &author, &input).map_err(ApiError::from)
+        })
         .await?;
     match change {
         Change::Done((post, owner)) => Ok(HttpResponse::Ok().json(PostJson::new(post, owner))),
@@ -351,25 +275,25 @@ pub async fn update_post(
 
 /// Deletes one of the caller's posts, and its votes.
 #[utoipa::path(delete, path = "/posts/{id}", tag = "Posts",
-    params(("id" = i64, Path, description = "Post id")),
+    params(PostId),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid token"),
         (status = 403, description = "Not authorized to perform requested action"),
         (status = 404, description = "post with id: {id} does not exist"),
-        (status = 422, description = "Id is not an integer"),
+        (status = 422, description = "Id is not a 64-bit integer"),
     ))]
 pub async fn delete_post(
     user: AuthUser,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_of(&req)?;
+    let id = PostId::from_path(&req)?;
     let caller = user.id;
     let change = state
         .db
-        .run(move |conn| store::delete_post(conn, id, caller).map_err(ApiError::from))
+        .run(move |conn| store::delete_post(conn, id.get(), caller).map_err(ApiError::from))
         .await?;
     match change {
         Change::Done(()) => {

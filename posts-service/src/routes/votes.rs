@@ -8,22 +8,13 @@ use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
+use crate::domain::{VoteDir, VoteInput};
 use crate::routes::author_of;
 use crate::store::{self, VoteOutcome};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(["/vote", "/vote/"]).route(web::post().to(vote)));
-}
-
-/// Vote body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Vote {
-    post_id: i64,
-    /// 1 adds the caller's vote, 0 removes it.
-    #[schema(minimum = 0, maximum = 1)]
-    dir: i64,
 }
 
 /// `{"message": ...}`.
@@ -33,7 +24,7 @@ pub struct Message {
 }
 
 /// Adds or removes the caller's vote on a post they can see.
-#[utoipa::path(post, path = "/vote/", tag = "Vote", request_body = Vote,
+#[utoipa::path(post, path = "/vote/", tag = "Vote", request_body = VoteInput,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "successfully added vote / successfully deleted vote",
@@ -41,29 +32,21 @@ pub struct Message {
         (status = 401, description = "Missing or invalid token"),
         (status = 404, description = "Post with id: {id} does not exist / Vote does not exist"),
         (status = 409, description = "user {uid} has alredy voted on post {pid}"),
-        (status = 422, description = "Invalid body (dir must be 0 or 1)"),
+        (status = 413, description = "Body over 1 MiB"),
+        (status = 422, description = "Invalid body: `post_id` not an integer, `dir` not 0 or 1"),
     ))]
 pub async fn vote(
     user: AuthUser,
     state: web::Data<AppState>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = body.read().await?.json_object()?;
-    let post_id = fields.integer("post_id");
-    let dir = fields.integer("dir");
-    if let Some(dir) = dir {
-        fields.check_range("dir", dir, 0, 1);
-    }
-    fields.finish()?;
-    let (Some(post_id), Some(dir)) = (post_id, dir) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
-
+    let input = VoteInput::try_from(&body.read().await?)?;
+    let post_id = input.post_id();
     let voter = author_of(&user);
-    let add = dir == 1;
+    let add = input.dir() == VoteDir::Add;
     let outcome = state
         .db
-        .run(move |conn| store::vote(conn, post_id, &voter, add).map_err(ApiError::from))
+        .run(move |conn| store::vote(conn, post_id.get(), &voter, add).map_err(ApiError::from))
         .await?;
     let message = match outcome {
         VoteOutcome::Added => "successfully added vote",

@@ -5,6 +5,7 @@
 mod auth;
 mod config;
 mod helpers;
+mod inputs;
 mod keys;
 mod outage;
 mod paging;

@@ -62,7 +62,7 @@ service_kit::backend_tests! {
         assert!(created_at.ends_with("+00:00"), "{created_at}");
 
         let (status, body) = status_json(
-            app.create_post(&alice(), json!({ "title": 5, "content": "", "published": "no" })).await,
+            app.create_post(&alice(), json!({ "title": "5", "content": "", "published": false })).await,
         )
         .await;
         assert_eq!(status, 201);

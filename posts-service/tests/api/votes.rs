@@ -59,11 +59,13 @@ service_kit::backend_tests! {
         let (status, body) = status_json(resp).await;
         assert_eq!(status, 422);
         assert_eq!(body["detail"][0]["loc"], json!(["body", "post_id"]));
-        // pydantic-style coercion: "1" and true are 1.
-        let (status, _) = status_json(app.vote_body(&token, json!({ "post_id": id.to_string(), "dir": "1" })).await).await;
-        assert_eq!(status, 201);
-        let (status, _) = status_json(app.vote_body(&token, json!({ "post_id": id, "dir": true })).await).await;
-        assert_eq!(status, 409);
+        // Strict types: neither "1" nor true is 1 (see inputs.rs for every case).
+        let (status, body) = status_json(app.vote_body(&token, json!({ "post_id": id.to_string(), "dir": "1" })).await).await;
+        assert_eq!(status, 422);
+        assert_eq!(body["detail"].as_array().unwrap().len(), 2, "{body}");
+        let (status, body) = status_json(app.vote_body(&token, json!({ "post_id": id, "dir": true })).await).await;
+        assert_eq!(status, 422);
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "dir"]));
     }
 
     async fn concurrent_identical_votes_give_one_201_and_409s_for_the_rest(backend) {

@@ -1,0 +1,359 @@
+//! What a client may send to the posts service, as types: a post's title and content, a
+//! vote's direction, a post id, the list's paging and search. Each input is built once, at
+//! the edge, from a body, a query string or a path; once a handler holds one, it is valid.
+//! Building one reports every failing field at once, in the course's 422 shape (pydantic
+//! v1), and the same types are what the OpenAPI document describes, bounds included.
+//!
+//! Types are strict, as the document states them: a number is not a string, a boolean or a
+//! string is not an integer, only `true` and `false` are booleans, and `null` is refused
+//! wherever a value is expected (an omitted `published` defaults to `true`, as the course's
+//! `published: bool = True` does; an explicit `null` is a 422 there too).
+
+use actix_web::HttpRequest;
+use serde_json::{json, Value};
+use service_kit::error::FieldError;
+use service_kit::input::{path_id, Fields, Query, RawBody};
+use service_kit::ApiError;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::cursor;
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Longest content, in characters.
+pub const MAX_CONTENT_CHARS: usize = 100_000;
+/// Posts in one page when `limit` is not given.
+pub const DEFAULT_LIMIT: i64 = 10;
+/// Most posts in one page.
+pub const MAX_LIMIT: i64 = 100;
+/// Largest `skip` accepted (far beyond any table; keeps `OFFSET` arithmetic safe).
+pub const MAX_SKIP: i64 = i64::MAX / 2;
+/// Longest `search`, in characters: far longer than any title (a search longer than the
+/// longest title finds nothing, and is answered without asking the database), and short
+/// enough that an ASCII one fits in a request target (at most 65 534 bytes in actix-web).
+pub const MAX_SEARCH_CHARS: usize = 60_000;
+
+/// A post's title: 1 to [`MAX_TITLE_CHARS`] characters, no NUL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A post's content: at most [`MAX_CONTENT_CHARS`] characters, no NUL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content(String);
+
+impl Content {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The body of create and replace (`PostCreate`, as the course names it).
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = PostCreate)]
+pub struct PostInput {
+    /// 1 to 300 characters (Unicode code points); no NUL character.
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000]*$")]
+    title: Title,
+    /// At most 100 000 characters (Unicode code points); no NUL character.
+    #[schema(value_type = String, min_length = 0, max_length = 100000, pattern = r"^[^\u0000]*$")]
+    content: Content,
+    /// `true` when omitted (also on replace, which resets it); `null` is refused.
+    #[schema(default = true, required = false)]
+    published: bool,
+}
+
+impl PostInput {
+    pub fn title(&self) -> &Title {
+        &self.title
+    }
+
+    pub fn content(&self) -> &Content {
+        &self.content
+    }
+
+    pub fn published(&self) -> bool {
+        self.published
+    }
+
+    /// Reads every field (so all failures are reported together); `None` when any failed,
+    /// each failure recorded in `fields`.
+    fn from_fields(fields: &mut Fields) -> Option<PostInput> {
+        let title = strict_string(fields, "title")
+            .filter(|t| fields.check_length("title", t, 1, MAX_TITLE_CHARS))
+            .map(Title);
+        let content = strict_string(fields, "content")
+            .filter(|c| fields.check_length("content", c, 0, MAX_CONTENT_CHARS))
+            .map(Content);
+        let published = strict_boolean_or(fields, "published", true);
+        Some(PostInput {
+            title: title?,
+            content: content?,
+            published: published?,
+        })
+    }
+}
+
+impl TryFrom<&RawBody> for PostInput {
+    type Error = ApiError;
+
+    fn try_from(body: &RawBody) -> Result<PostInput, ApiError> {
+        let mut fields = body.json_object()?;
+        let input = PostInput::from_fields(&mut fields);
+        finish(fields, input)
+    }
+}
+
+impl From<PostInput> for crate::store::PostInput {
+    fn from(input: PostInput) -> Self {
+        crate::store::PostInput {
+            title: input.title.0,
+            content: input.content.0,
+            published: input.published,
+        }
+    }
+}
+
+/// A post's id, as a path segment (`/posts/{id}`) or a vote's `post_id`: any 64-bit
+/// integer (an id no post has is a 404, not a 422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+pub struct PostId(
+    /// Post id.
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
+    i64,
+);
+
+impl PostId {
+    /// The `{id}` of the request's path; not an integer is 422 at `["path", "id"]`.
+    pub fn from_path(req: &HttpRequest) -> Result<PostId, ApiError> {
+        path_id(req.match_info().get("id").unwrap_or_default(), "id").map(PostId)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PostId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a vote does: `dir` 1 adds the caller's vote, 0 removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteDir {
+    Remove,
+    Add,
+}
+
+/// The body of `POST /vote/` (`Vote`, as the course names it).
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = Vote)]
+pub struct VoteInput {
+    /// The post voted on.
+    #[schema(value_type = i64, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
+    post_id: PostId,
+    /// 1 adds the caller's vote, 0 removes it (an integer: `true` is not 1).
+    #[schema(value_type = i64, minimum = 0, maximum = 1)]
+    dir: VoteDir,
+}
+
+impl VoteInput {
+    pub fn post_id(&self) -> PostId {
+        self.post_id
+    }
+
+    pub fn dir(&self) -> VoteDir {
+        self.dir
+    }
+
+    fn from_fields(fields: &mut Fields) -> Option<VoteInput> {
+        let post_id = strict_integer(fields, "post_id").map(PostId);
+        let dir = strict_integer(fields, "dir")
+            .filter(|dir| fields.check_range("dir", *dir, 0, 1))
+            .map(|dir| {
+                if dir == 1 {
+                    VoteDir::Add
+                } else {
+                    VoteDir::Remove
+                }
+            });
+        Some(VoteInput {
+            post_id: post_id?,
+            dir: dir?,
+        })
+    }
+}
+
+impl TryFrom<&RawBody> for VoteInput {
+    type Error = ApiError;
+
+    fn try_from(body: &RawBody) -> Result<VoteInput, ApiError> {
+        let mut fields = body.json_object()?;
+        let input = VoteInput::from_fields(&mut fields);
+        finish(fields, input)
+    }
+}
+
+/// Where a list page starts: below the post a previous page's cursor names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position(i64);
+
+impl Position {
+    /// The id of the last post the previous page showed.
+    pub fn last_id(self) -> i64 {
+        self.0
+    }
+}
+
+/// The query of `GET /posts/`.
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Posts per page, 0..=100 (default 10).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 100, default = 10)]
+    limit: i64,
+    /// Posts to skip, ≥ 0 (default 0). Its cost grows with the offset: to page through the
+    /// list, follow the `Link` header's cursor instead. With `cursor`, counts from the
+    /// cursor's position.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4611686018427387903i64, default = 0)]
+    skip: i64,
+    /// Case-insensitive substring of the title, matched literally (`%`, `_` and `\` are
+    /// plain characters); at most 60 000 characters, no NUL. A search longer than any
+    /// title finds nothing.
+    #[param(value_type = Option<String>, min_length = 0, max_length = 60000, pattern = r"^[^\u0000]*$")]
+    search: String,
+    /// Opaque position from a previous page's `Link: <…>; rel="next"`, valid with the same
+    /// `search`; 422 if altered.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{23}$")]
+    cursor: Option<Position>,
+}
+
+impl ListQuery {
+    pub fn limit(&self) -> i64 {
+        self.limit
+    }
+
+    pub fn skip(&self) -> i64 {
+        self.skip
+    }
+
+    pub fn search(&self) -> &str {
+        &self.search
+    }
+
+    pub fn cursor(&self) -> Option<Position> {
+        self.cursor
+    }
+
+    /// Parses a request's query string; every failing parameter is reported at once.
+    pub fn parse(query_string: &str) -> Result<ListQuery, ApiError> {
+        let mut query = Query::parse(query_string);
+        let limit = query.integer("limit", DEFAULT_LIMIT, 0, MAX_LIMIT);
+        let skip = query.integer("skip", 0, 0, MAX_SKIP);
+        let search = query.string("search");
+        let raw_cursor = query.string("cursor");
+        let mut errors = Vec::new();
+        let too_long = search.chars().count() > MAX_SEARCH_CHARS;
+        if too_long {
+            errors.push(
+                FieldError::new(
+                    vec![json!("query"), json!("search")],
+                    format!("ensure this value has at most {MAX_SEARCH_CHARS} characters"),
+                    "value_error.any_str.max_length",
+                )
+                .with_ctx(json!({ "limit_value": MAX_SEARCH_CHARS })),
+            );
+        }
+        let cursor = match raw_cursor.as_str() {
+            "" => None,
+            raw => match cursor::decode(raw, &crate::store::search_key(&search)) {
+                Ok(id) => Some(Position(id)),
+                Err(cursor::InvalidCursor) => {
+                    errors.push(FieldError::new(
+                        vec![json!("query"), json!("cursor")],
+                        "invalid cursor: not one this list gave for this search",
+                        "value_error.cursor",
+                    ));
+                    None
+                }
+            },
+        };
+        match query.finish() {
+            Ok(()) if errors.is_empty() => Ok(ListQuery {
+                limit,
+                skip,
+                search,
+                cursor,
+            }),
+            Ok(()) => Err(ApiError::Validation(errors)),
+            Err(ApiError::Validation(mut first)) => {
+                first.append(&mut errors);
+                Err(ApiError::Validation(first))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// The input built from `fields`, or one 422 listing every failing field. A reader that
+/// gives `None` has recorded why, so `finish` fails whenever `input` is `None`.
+fn finish<T>(fields: Fields, input: Option<T>) -> Result<T, ApiError> {
+    fields.finish()?;
+    input.ok_or(ApiError::Validation(Vec::new()))
+}
+
+/// A required string, strictly: a number is refused with pydantic's `str type expected`
+/// (the shared reader would turn it into text, as pydantic's lax `str` does).
+fn strict_string(fields: &mut Fields, field: &str) -> Option<String> {
+    if fields.peek(field).is_some_and(Value::is_number) {
+        fields.reject(field, "str type expected", "type_error.str", None);
+        return None;
+    }
+    fields.string(field)
+}
+
+/// A required integer, strictly: a JSON integer; a boolean, a string or a number with a
+/// fractional part (even `.0`) is refused (`true` is not 1).
+fn strict_integer(fields: &mut Fields, field: &str) -> Option<i64> {
+    let lax = match fields.peek(field) {
+        Some(Value::Number(n)) => n.as_i64().is_none(),
+        Some(Value::Bool(_) | Value::String(_)) => true,
+        _ => false,
+    };
+    if lax {
+        fields.reject(
+            field,
+            "value is not a valid integer",
+            "type_error.integer",
+            None,
+        );
+        return None;
+    }
+    fields.integer(field)
+}
+
+/// An optional boolean with a default, strictly: only `true` and `false` (`"yes"` and `1`
+/// are refused); `null` is refused too.
+fn strict_boolean_or(fields: &mut Fields, field: &str, default: bool) -> Option<bool> {
+    if fields
+        .peek(field)
+        .is_some_and(|v| !v.is_boolean() && !v.is_null())
+    {
+        fields.reject(
+            field,
+            "value could not be parsed to a boolean",
+            "type_error.bool",
+            None,
+        );
+        return None;
+    }
+    fields.boolean_or(field, default)
+}
