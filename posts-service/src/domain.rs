@@ -5,7 +5,8 @@
 //! v1), and the same types are what the OpenAPI document describes, bounds included.
 //!
 //! Types are strict, as the document states them: a number is not a string, a boolean or a
-//! string is not an integer, only `true` and `false` are booleans, and `null` is refused
+//! string is not an integer (while `1.0` is one, as JSON Schema counts integers), only
+//! `true` and `false` are booleans, and `null` is refused
 //! wherever a value is expected (an omitted `published` defaults to `true`, as the course's
 //! `published: bool = True` does; an explicit `null` is a 422 there too).
 
@@ -53,15 +54,16 @@ impl Content {
     }
 }
 
-/// The body of create and replace (`PostCreate`, as the course names it).
+/// The body of create and replace (`PostCreate`, as the course names it). The document
+/// also says that `title` and `content` hold no NUL (see `crate::openapi`).
 #[derive(Debug, Clone, ToSchema)]
 #[schema(as = PostCreate)]
 pub struct PostInput {
     /// 1 to 300 characters (Unicode code points); no NUL character.
-    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000]*$")]
+    #[schema(value_type = String, min_length = 1, max_length = 300)]
     title: Title,
     /// At most 100 000 characters (Unicode code points); no NUL character.
-    #[schema(value_type = String, min_length = 0, max_length = 100000, pattern = r"^[^\u0000]*$")]
+    #[schema(value_type = String, min_length = 0, max_length = 100000)]
     content: Content,
     /// `true` when omitted (also on replace, which resets it); `null` is refused.
     #[schema(default = true, required = false)]
@@ -160,7 +162,7 @@ pub struct VoteInput {
     /// The post voted on.
     #[schema(value_type = i64, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     post_id: PostId,
-    /// 1 adds the caller's vote, 0 removes it (an integer: `true` is not 1).
+    /// 1 adds the caller's vote, 0 removes it (a number: `true` and `"1"` are not 1).
     #[schema(value_type = i64, minimum = 0, maximum = 1)]
     dir: VoteDir,
 }
@@ -228,11 +230,11 @@ pub struct ListQuery {
     /// Case-insensitive substring of the title, matched literally (`%`, `_` and `\` are
     /// plain characters); at most 60 000 characters, no NUL. A search longer than any
     /// title finds nothing.
-    #[param(value_type = Option<String>, min_length = 0, max_length = 60000, pattern = r"^[^\u0000]*$")]
+    #[param(value_type = Option<String>, min_length = 0, max_length = 60000)]
     search: String,
     /// Opaque position from a previous page's `Link: <…>; rel="next"`, valid with the same
-    /// `search`; 422 if altered.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{23}$")]
+    /// `search`; 422 if altered. Empty is the same as absent.
+    #[param(value_type = Option<String>, pattern = "^([A-Za-z0-9_-]{23})?$")]
     cursor: Option<Position>,
 }
 
@@ -320,24 +322,36 @@ fn strict_string(fields: &mut Fields, field: &str) -> Option<String> {
     fields.string(field)
 }
 
-/// A required integer, strictly: a JSON integer; a boolean, a string or a number with a
-/// fractional part (even `.0`) is refused (`true` is not 1).
+/// A required integer, strictly: a JSON number with no fractional part (`1.0` is one, as
+/// JSON Schema counts integers) within 64 bits; a boolean or a string is refused (`true` is
+/// not 1).
 fn strict_integer(fields: &mut Fields, field: &str) -> Option<i64> {
-    let lax = match fields.peek(field) {
-        Some(Value::Number(n)) => n.as_i64().is_none(),
-        Some(Value::Bool(_) | Value::String(_)) => true,
-        _ => false,
+    let integral = match fields.peek(field) {
+        Some(Value::Number(n)) if n.as_i64().is_none() => Some(n.as_f64().and_then(integral)),
+        Some(Value::Bool(_) | Value::String(_)) => Some(None),
+        // An integer, or no value at all: the shared reader takes it or says why not.
+        _ => None,
     };
-    if lax {
-        fields.reject(
-            field,
-            "value is not a valid integer",
-            "type_error.integer",
-            None,
-        );
-        return None;
+    match integral {
+        None => fields.integer(field),
+        Some(Some(value)) => Some(value),
+        Some(None) => {
+            fields.reject(
+                field,
+                "value is not a valid integer",
+                "type_error.integer",
+                None,
+            );
+            None
+        }
     }
-    fields.integer(field)
+}
+
+/// The 64-bit integer a float with no fractional part stands for.
+fn integral(f: f64) -> Option<i64> {
+    // i64::MIN is -2^63, exactly representable; 2^63 itself is one beyond i64::MAX.
+    const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-TWO_TO_63..TWO_TO_63).contains(&f)).then_some(f as i64)
 }
 
 /// An optional boolean with a default, strictly: only `true` and `false` (`"yes"` and `1`
