@@ -371,3 +371,31 @@ fn strict_boolean_or(fields: &mut Fields, field: &str, default: bool) -> Option<
     }
     fields.boolean_or(field, default)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_float_is_an_integer_when_integral_and_within_64_bits() {
+        assert_eq!(integral(-258_257.0), Some(-258_257));
+        assert_eq!(integral(0.0), Some(0));
+        assert_eq!(integral(-0.0), Some(0));
+        assert_eq!(integral(i64::MIN as f64), Some(i64::MIN));
+        // The largest float below 2^63.
+        assert_eq!(
+            integral(9_223_372_036_854_774_784.0),
+            Some(9_223_372_036_854_774_784)
+        );
+        for refused in [
+            0.5,
+            -1.25,
+            9_223_372_036_854_775_808.0,
+            -1e19,
+            f64::INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(integral(refused), None, "{refused}");
+        }
+    }
+}
