@@ -15,7 +15,7 @@ use std::path::Path;
 use actix_web::web;
 use diesel_migrations::embed_migrations;
 use service_kit::http::BoundServer;
-use service_kit::service::{Common, Migrations, Service, Started};
+use service_kit::service::{Migrations, Service, Started};
 use service_kit::Db;
 use shared_claims::JwkSet;
 use shared_claims::{Alg, Issuer, KeySet, SigningKey, Verifier, VerifyConfig};
@@ -63,18 +63,7 @@ impl Service for AuthService {
     type State = (web::Data<AppState>, web::Data<Verifier>);
     const ROUTES: fn(&mut web::ServiceConfig) = routes::configure;
 
-    fn command_line(cli: config::Cli) -> (Option<service_kit::config::Command>, Config) {
-        (cli.command, cli.config)
-    }
-
-    fn common(config: &Config) -> Common<'_> {
-        Common {
-            bind_addr: config.bind_addr,
-            database_url: &config.database_url,
-            pool: &config.pool,
-            server: &config.server,
-        }
-    }
+    service_kit::usual_settings!();
 
     /// Loads the keys and starts the password hashing threads.
     fn state(config: &Config, db: Db) -> Result<Started<Self::State>, StartError> {

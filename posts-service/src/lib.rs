@@ -13,7 +13,7 @@ pub mod store;
 use actix_web::web;
 use diesel_migrations::embed_migrations;
 use service_kit::http::BoundServer;
-use service_kit::service::{Common, Migrations, Service, Started};
+use service_kit::service::{Migrations, Service, Started};
 use service_kit::Db;
 use shared_claims::Verifier;
 use utoipa::OpenApi;
@@ -48,18 +48,7 @@ impl Service for PostsService {
     type State = (web::Data<AppState>, web::Data<Verifier>);
     const ROUTES: fn(&mut web::ServiceConfig) = routes::configure;
 
-    fn command_line(cli: config::Cli) -> (Option<service_kit::config::Command>, Config) {
-        (cli.command, cli.config)
-    }
-
-    fn common(config: &Config) -> Common<'_> {
-        Common {
-            bind_addr: config.bind_addr,
-            database_url: &config.database_url,
-            pool: &config.pool,
-            server: &config.server,
-        }
-    }
+    service_kit::usual_settings!();
 
     /// Sets up the keys. With a JWKS URL they load in the background: start-up never waits
     /// for the auth service.

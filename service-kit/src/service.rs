@@ -78,6 +78,27 @@ pub trait Service: 'static {
     fn openapi() -> utoipa::openapi::OpenApi;
 }
 
+/// The two settings methods of [`Service`] for a service laid out as both are: a command
+/// line with `command` and `config` fields, and a configuration with `bind_addr`,
+/// `database_url`, `pool` and `server` fields. Used inside `impl Service for ...`.
+#[macro_export]
+macro_rules! usual_settings {
+    () => {
+        fn command_line(cli: Self::Cli) -> (Option<$crate::config::Command>, Self::Config) {
+            (cli.command, cli.config)
+        }
+
+        fn common(config: &Self::Config) -> $crate::service::Common<'_> {
+            $crate::service::Common {
+                bind_addr: config.bind_addr,
+                database_url: &config.database_url,
+                pool: &config.pool,
+                server: &config.server,
+            }
+        }
+    };
+}
+
 /// Handler state registered as app data on every worker.
 pub trait AppData: Clone + Send + 'static {
     fn register(&self, cfg: &mut web::ServiceConfig);

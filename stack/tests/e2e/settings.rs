@@ -17,45 +17,44 @@ fn stack(dir: &std::path::Path) -> Command {
     cmd
 }
 
-/// Stops the child with SIGTERM; kills it when it does not stop within ten seconds.
+/// The child's exit status once it exits, or `None` (and the child killed) after ten seconds.
+fn exit_within_10s(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Stops the child with SIGTERM.
 fn stop(mut child: Child) -> std::process::ExitStatus {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("the stack did not stop within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    exit_within_10s(&mut child).expect("the stack stops within 10 s of SIGTERM")
 }
 
 #[actix_web::test]
 async fn the_stack_serves_on_ipv6_loopback_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
     let mut child = stack(dir.path())
         .env("AUTH_BIND_ADDR", "[::1]:0")
         .env("POSTS_BIND_ADDR", "[::1]:0")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut urls = Vec::new();
     while urls.len() < 2 {
         let Some(line) = lines.next() else {
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
+            let stderr = std::fs::read_to_string(&log).unwrap();
             panic!("the stack stopped before printing its URLs: {stderr}");
         };
         let line = line.unwrap();
@@ -67,42 +66,26 @@ async fn the_stack_serves_on_ipv6_loopback_end_to_end() {
     assert!(auth.starts_with("http://[::1]:"), "{auth}");
     assert!(posts.starts_with("http://[::1]:"), "{posts}");
 
-    // Signup and login on auth; posts verifies the token through auth's JWKS, over IPv6.
+    // A user signs up and logs in on auth, then writes a post on posts, which verifies the
+    // token with auth's JWKS: every request over IPv6.
+    let urls = stack::StackUrls {
+        jwks_url: format!("{auth}/.well-known/jwks.json"),
+        auth_url: auth.clone(),
+        posts_url: posts.clone(),
+    };
+    let fixture = stack::seed::Fixture::from_value(json!({
+        "users": [{ "email": "ipv6@example.com", "password": "password123" }],
+        "posts": [{ "owner": "ipv6@example.com", "title": "over IPv6", "content": "reached" }],
+    }))
+    .unwrap();
     let client = reqwest::Client::new();
-    let user = json!({ "email": "ipv6@example.com", "password": "password123" });
-    let resp = client
-        .post(format!("{auth}/users/"))
-        .json(&user)
-        .send()
+    let seeded = fixture
+        .apply(&client, &urls)
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+        .expect("loaded over IPv6");
     let resp = client
-        .post(format!("{auth}/login"))
-        .form(&[
-            ("username", "ipv6@example.com"),
-            ("password", "password123"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let token = resp.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let resp = client
-        .post(format!("{posts}/posts/"))
-        .bearer_auth(&token)
-        .json(&json!({ "title": "over IPv6", "content": "reached" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let resp = client
-        .get(format!("{posts}/posts/{id}"))
-        .bearer_auth(&token)
+        .get(format!("{posts}/posts/{}", seeded.post_ids[0]))
+        .bearer_auth(&seeded.users[0].token)
         .send()
         .await
         .unwrap();
@@ -140,17 +123,8 @@ fn database_urls_the_services_would_refuse_stop_the_stack_naming_its_option() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                stop(child);
-                panic!("{option}={url:?}: the stack started");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = exit_within_10s(&mut child)
+            .unwrap_or_else(|| panic!("{option}={url:?}: the stack started"));
         let mut stderr = String::new();
         child
             .stderr
