@@ -166,7 +166,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="posts-bench-")
     auth = Service("auth-service", 18101, {
-        "DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": os.path.join(tmp, "key.pem"), "BCRYPT_COST": "12"}, tmp)
+        "DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": os.path.join(tmp, "key.pem"), "JWT_GENERATE_KEY": "true", "BCRYPT_COST": "12"}, tmp)
     posts = Service("posts-service", 18100, {
         "DATABASE_URL": posts_db, "JWT_JWKS_URL": "http://127.0.0.1:18101/.well-known/jwks.json"}, tmp)
     results = {}

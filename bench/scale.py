@@ -249,7 +249,7 @@ def main():
     row("seed (PostgreSQL, SQL)", f"{seconds:8.1f} s  {counts}  (load average {load:.1f})", "<= 60 s", seconds <= 60)
 
     auth = base.Service("auth-service", PG_AUTH_PORT, {
-        "DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": os.path.join(tmp, "key.pem"), "BCRYPT_COST": "4"}, tmp)
+        "DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": os.path.join(tmp, "key.pem"), "JWT_GENERATE_KEY": "true", "BCRYPT_COST": "4"}, tmp)
     posts = base.Service("posts-service", PG_POSTS_PORT, {
         "DATABASE_URL": posts_db, "JWT_JWKS_URL": f"http://127.0.0.1:{PG_AUTH_PORT}/.well-known/jwks.json"}, tmp)
     sqlite_posts = None

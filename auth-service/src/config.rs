@@ -11,6 +11,10 @@ use shared_claims::Alg;
 /// Longest access-token lifetime `ACCESS_TOKEN_EXPIRE_SECONDS` accepts: a year.
 pub const MAX_TOKEN_TTL_SECONDS: u64 = 31_536_000;
 
+/// Where the signing key is kept unless `JWT_PRIVATE_KEY_FILE` says otherwise: the one path
+/// where a missing key is generated without being asked (development).
+pub const DEFAULT_PRIVATE_KEY_FILE: &str = "data/auth-signing-key.pem";
+
 /// An access-token lifetime from the two options: the seconds win when set.
 pub fn token_ttl(minutes: u64, seconds: Option<u64>) -> Duration {
     Duration::from_secs(seconds.unwrap_or(minutes * 60))
@@ -32,7 +36,8 @@ pub struct Config {
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8001")]
     pub bind_addr: SocketAddr,
 
-    /// `sqlite://path` (embedded default, created on first start) or `postgres://...`.
+    /// `sqlite://FILE` or a file path (SQLite, created on first start), or
+    /// `postgres://USER@HOST/DB`; anything else (other schemes, `:memory:`) stops start-up.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -59,13 +64,20 @@ pub struct Config {
     #[arg(long, env = "JWT_ALGORITHM", default_value = "EdDSA")]
     pub jwt_algorithm: Alg,
 
-    /// Ed25519 private key (PKCS#8 PEM); generated there, mode 0600, when the file is absent.
+    /// Ed25519 private key (PKCS#8 PEM). A missing file stops start-up, except at this
+    /// default path or with JWT_GENERATE_KEY: then a key is generated there, mode 0600.
     #[arg(
         long,
         env = "JWT_PRIVATE_KEY_FILE",
-        default_value = "data/auth-signing-key.pem"
+        default_value = DEFAULT_PRIVATE_KEY_FILE
     )]
     pub jwt_private_key_file: PathBuf,
+
+    /// Generate a signing key at JWT_PRIVATE_KEY_FILE when that file is missing, wherever it
+    /// is (development and test set-ups; production mounts a managed key).
+    #[arg(long, env = "JWT_GENERATE_KEY", default_value_t = false,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub jwt_generate_key: bool,
 
     /// Extra keys published in the JWKS beside the signing key (comma-separated PEM files,
     /// Ed25519 private or public): the next key before it signs, the previous one until its

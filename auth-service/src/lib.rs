@@ -10,26 +10,20 @@ pub mod routes;
 pub mod schema;
 pub mod store;
 
-use std::net::TcpListener;
+use std::path::Path;
 
 use actix_web::web;
-use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use diesel_migrations::embed_migrations;
 use service_kit::http::BoundServer;
+use service_kit::service::{Migrations, Service, Started};
 use service_kit::Db;
 use shared_claims::JwkSet;
-use shared_claims::{Alg, Issuer, KeySet, Verifier, VerifyConfig};
+use shared_claims::{Alg, Issuer, KeySet, SigningKey, Verifier, VerifyConfig};
 use utoipa::OpenApi;
 
 pub use config::Config;
 use hashing::PasswordHasher;
-
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-/// Advisory lock key under which auth-service replicas migrate one at a time.
-const MIGRATION_LOCK_KEY: i64 = 0x0061_7574_686d_6967; // "authmig"
-
-/// Bodies larger than this (a megabyte password, say) get 413 before anything else runs.
-const BODY_LIMIT: usize = 64 * 1024;
+pub use service_kit::StartError;
 
 /// Per-account login throttling.
 #[derive(Debug, Clone, Copy)]
@@ -50,37 +44,112 @@ pub struct AppState {
     pub sessions: routes::sessions::SessionSettings,
 }
 
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    #[error("signing key: {0}")]
-    Key(#[from] shared_claims::KeyError),
-    #[error("database migrations failed: {0}")]
-    Migrations(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
+/// The auth service, as the service skeleton sees it.
+pub struct AuthService;
+
+impl Service for AuthService {
+    const NAME: &'static str = "auth-service";
+    const MIGRATIONS: Migrations = Migrations {
+        postgres: embed_migrations!("migrations/postgres"),
+        sqlite: embed_migrations!("migrations/sqlite"),
+        // Advisory lock key under which auth-service replicas migrate one at a time.
+        lock_key: 0x0061_7574_686d_6967, // "authmig"
+    };
+    /// Bodies larger than this (a megabyte password, say) get 413 before anything else runs.
+    const BODY_LIMIT: usize = 64 * 1024;
+
+    type Cli = config::Cli;
+    type Config = Config;
+    type State = (web::Data<AppState>, web::Data<Verifier>);
+    const ROUTES: fn(&mut web::ServiceConfig) = routes::configure;
+
+    service_kit::usual_settings!();
+
+    /// Loads the keys and starts the password hashing threads.
+    fn state(config: &Config, db: Db) -> Result<Started<Self::State>, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        if config.bcrypt_cost < 10 {
+            log::warn!(
+                "BCRYPT_COST={} is below 10: only for tests",
+                config.bcrypt_cost
+            );
+        }
+        let (issuer, keys) = token_keys(config)?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = PasswordHasher::start(
+            config.bcrypt_threads.map_or(cores, |n| n as usize),
+            config.bcrypt_queue as usize,
+            config.bcrypt_cost,
+        )?;
+        let verifier = web::Data::new(Verifier::new(
+            keys,
+            VerifyConfig {
+                issuer: config.jwt_issuer.clone(),
+                audience: config.jwt_audience.clone(),
+                leeway_seconds: 0,
+            },
+        ));
+        let state = web::Data::new(AppState {
+            db,
+            hasher,
+            jwks: issuer.jwks(),
+            jwks_max_age: config.jwks_max_age_seconds,
+            issuer,
+            throttle: Throttle {
+                max_failures: config.login_max_failures as i32,
+                window_minutes: config.login_failure_window_minutes as i64,
+            },
+            sessions: routes::sessions::SessionSettings {
+                refresh_ttl: chrono::TimeDelta::seconds(config.refresh_token_ttl().as_secs() as i64),
+                reuse_grace: chrono::TimeDelta::seconds(i64::from(
+                    config.refresh_reuse_grace_seconds,
+                )),
+            },
+        });
+        Ok(Started::new((state, verifier)))
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        openapi::ApiDoc::openapi()
+    }
 }
 
 /// Applies pending migrations (the `migrate` subcommand, and every start).
 pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
-    db.run(|conn| {
-        conn.run_migrations(POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, MIGRATION_LOCK_KEY)
-            .map_err(StartError::Migrations)
-    })
-    .await
+    service_kit::service::migrate::<AuthService>(db).await
 }
 
-impl From<service_kit::DbError> for StartError {
-    fn from(e: service_kit::DbError) -> Self {
-        StartError::Migrations(e.to_string())
+/// The signing key of `JWT_PRIVATE_KEY_FILE`. A missing file is generated only at the
+/// development default or with `JWT_GENERATE_KEY`: a typo in a mounted secret's path must not
+/// give each replica a key of its own.
+fn signing_key(config: &Config) -> Result<SigningKey, StartError> {
+    const OPTION: &str = "JWT_PRIVATE_KEY_FILE";
+    let path = &config.jwt_private_key_file;
+    let file_error = |source| StartError::KeyFile {
+        option: OPTION,
+        path: path.clone(),
+        source,
+    };
+    if !config.jwt_generate_key && path != Path::new(config::DEFAULT_PRIVATE_KEY_FILE) {
+        return shared_claims::load_signing_key(path).map_err(|e| match e {
+            shared_claims::KeyError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                StartError::MissingKeyFile {
+                    option: OPTION,
+                    path: path.clone(),
+                    generate: "JWT_GENERATE_KEY",
+                }
+            }
+            other => file_error(other),
+        });
     }
+    let (key, generated) = shared_claims::load_or_generate_signing_key(path).map_err(file_error)?;
+    if generated {
+        log::warn!(
+            "generated a new Ed25519 signing key at {} (fine for development; mount a managed key in production)",
+            path.display()
+        );
+    }
+    Ok(key)
 }
 
 /// Builds the token issuer and the key set that verifies its tokens.
@@ -88,14 +157,7 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
     let ttl = config.token_ttl();
     match config.jwt_algorithm {
         Alg::EdDSA => {
-            let (key, generated) =
-                shared_claims::load_or_generate_signing_key(&config.jwt_private_key_file)?;
-            if generated {
-                log::warn!(
-                    "generated a new Ed25519 signing key at {} (fine for development; mount a managed key in production)",
-                    config.jwt_private_key_file.display()
-                );
-            }
+            let key = signing_key(config)?;
             let published = published_keys(config)?;
             let issuer = Issuer::ed25519_publishing(
                 &key,
@@ -150,66 +212,6 @@ pub struct Application;
 impl Application {
     /// Loads keys, migrates the database and binds the listener.
     pub async fn build(config: Config) -> Result<BoundServer, StartError> {
-        config.validate().map_err(StartError::Config)?;
-        if config.bcrypt_cost < 10 {
-            log::warn!(
-                "BCRYPT_COST={} is below 10: only for tests",
-                config.bcrypt_cost
-            );
-        }
-        let (issuer, keys) = token_keys(&config)?;
-        let db = Db::new(&config.db_options());
-        let applied = migrate(&db).await?;
-        if !applied.is_empty() {
-            log::info!("applied migrations: {}", applied.join(", "));
-        }
-
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hasher = PasswordHasher::start(
-            config.bcrypt_threads.map_or(cores, |n| n as usize),
-            config.bcrypt_queue as usize,
-            config.bcrypt_cost,
-        )?;
-        let verifier = web::Data::new(Verifier::new(
-            keys,
-            VerifyConfig {
-                issuer: config.jwt_issuer.clone(),
-                audience: config.jwt_audience.clone(),
-                leeway_seconds: 0,
-            },
-        ));
-        let state = web::Data::new(AppState {
-            db,
-            hasher,
-            jwks: issuer.jwks(),
-            jwks_max_age: config.jwks_max_age_seconds,
-            issuer,
-            throttle: Throttle {
-                max_failures: config.login_max_failures as i32,
-                window_minutes: config.login_failure_window_minutes as i64,
-            },
-            sessions: routes::sessions::SessionSettings {
-                refresh_ttl: chrono::TimeDelta::seconds(config.refresh_token_ttl().as_secs() as i64),
-                reuse_grace: chrono::TimeDelta::seconds(i64::from(
-                    config.refresh_reuse_grace_seconds,
-                )),
-            },
-        });
-
-        let listener = TcpListener::bind(config.bind_addr).map_err(|source| StartError::Bind {
-            addr: config.bind_addr,
-            source,
-        })?;
-        let server = service_kit::http::serve(
-            listener,
-            &config.server,
-            BODY_LIMIT,
-            openapi::ApiDoc::openapi(),
-            move |cfg: &mut web::ServiceConfig| {
-                cfg.app_data(state.clone()).app_data(verifier.clone());
-                routes::configure(cfg);
-            },
-        )?;
-        Ok(server)
+        service_kit::service::build::<AuthService>(config).await
     }
 }

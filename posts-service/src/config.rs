@@ -24,7 +24,8 @@ pub struct Config {
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
     pub bind_addr: SocketAddr,
 
-    /// `sqlite://path` (embedded default, created on first start) or `postgres://...`.
+    /// `sqlite://FILE` or a file path (SQLite, created on first start), or
+    /// `postgres://USER@HOST/DB`; anything else (other schemes, `:memory:`) stops start-up.
     #[arg(
         long,
         env = "DATABASE_URL",

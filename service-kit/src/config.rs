@@ -73,24 +73,15 @@ pub enum Command {
 }
 
 /// The body of a service's `main`: runs `command` (serving by default) and turns the outcome
-/// into an exit status, printing any failure once, prefixed with the service's name. Serving
-/// stops gracefully on SIGINT or SIGTERM.
-pub async fn run_command<S, SF, M, MF, E>(
-    name: &str,
+/// into an exit status, printing any failure once, on one line prefixed with the service's
+/// name. Serving stops gracefully on SIGINT or SIGTERM.
+pub async fn run_command<S: crate::service::Service>(
     command: Option<Command>,
-    bind_addr: std::net::SocketAddr,
-    serve: S,
-    migrate: M,
-) -> std::process::ExitCode
-where
-    S: FnOnce() -> SF,
-    SF: std::future::Future<Output = Result<crate::http::BoundServer, E>>,
-    M: FnOnce() -> MF,
-    MF: std::future::Future<Output = Result<Vec<String>, E>>,
-    E: std::fmt::Display,
-{
+    config: S::Config,
+) -> std::process::ExitCode {
+    let name = S::NAME;
     let result = match command.unwrap_or(Command::Serve) {
-        Command::Serve => match serve().await {
+        Command::Serve => match crate::service::build::<S>(config).await {
             Ok(bound) => {
                 actix_web::rt::spawn(crate::http::stop_on_signal(vec![bound.server.handle()]));
                 log::info!("{name} listening on port {}", bound.port);
@@ -98,13 +89,19 @@ where
             }
             Err(e) => Err(e.to_string()),
         },
-        Command::Migrate => migrate()
-            .await
-            .map(|applied| log::info!("{} migration(s) applied", applied.len()))
-            .map_err(|e| e.to_string()),
-        Command::Healthcheck => {
-            crate::http::healthcheck(bind_addr, "/readyz").map_err(|e| format!("not healthy: {e}"))
+        Command::Migrate => {
+            let common = S::common(&config);
+            match crate::service::database("DATABASE_URL", common.database_url, common.pool) {
+                Ok(db) => crate::service::migrate::<S>(&db)
+                    .await
+                    .map(|applied| log::info!("{} migration(s) applied", applied.len()))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
         }
+        Command::Healthcheck => crate::http::healthcheck(S::common(&config).bind_addr, "/readyz")
+            .await
+            .map_err(|e| format!("not healthy: {e}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

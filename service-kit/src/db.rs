@@ -26,13 +26,162 @@ pub enum Backend {
 
 impl Backend {
     /// Picks the backend from the URL scheme: `postgres://` / `postgresql://` or `sqlite://`
-    /// (a bare file path is taken as SQLite too).
+    /// (a bare file path is taken as SQLite too). A URL [`DatabaseUrl::parse`] refuses is
+    /// taken as SQLite here: check it first.
     pub fn of_url(url: &str) -> Backend {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
+        DatabaseUrl::parse(url).map_or(Backend::Sqlite, |u| u.backend())
+    }
+}
+
+/// A database URL checked at start: `postgres://…` / `postgresql://…`, `sqlite://FILE`,
+/// `sqlite:FILE`, or a plain file path (SQLite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    url: String,
+}
+
+/// Why a database URL is refused. Every message shows the URL with its password masked.
+#[derive(Debug, thiserror::Error)]
+pub enum DbUrlError {
+    #[error("is empty: give sqlite://FILE, a file path, or postgres://USER@HOST/DB")]
+    Empty,
+    #[error(
+        "scheme `{scheme}` must be written in lower case (`{}://`) in {url}",
+        scheme.to_lowercase()
+    )]
+    UpperCaseScheme { scheme: String, url: String },
+    #[error(
+        "unsupported scheme `{scheme}` in {url}: use postgres://, postgresql://, sqlite://FILE \
+         or a file path"
+    )]
+    UnsupportedScheme { scheme: String, url: String },
+    #[error("`{scheme}:` must be followed by `//` (`{scheme}://USER@HOST/DB`)")]
+    NoSlashes { scheme: String },
+    #[error("{url} is not a PostgreSQL URL: {source}")]
+    InvalidPostgres {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error(
+        "{url} is an in-memory SQLite database: each pooled connection would get its own \
+         empty database; name a file"
+    )]
+    InMemory { url: String },
+    #[error("{url} names no SQLite file")]
+    NoSqliteFile { url: String },
+}
+
+impl DatabaseUrl {
+    /// Checks a database URL and picks its backend.
+    pub fn parse(raw: &str) -> Result<DatabaseUrl, DbUrlError> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err(DbUrlError::Empty);
         }
+        let sqlite = |path: &str| {
+            if path.is_empty() {
+                Err(DbUrlError::NoSqliteFile { url: masked(raw) })
+            } else if path == ":memory:" || path.starts_with("file::memory:") {
+                Err(DbUrlError::InMemory { url: masked(raw) })
+            } else {
+                Ok(DatabaseUrl {
+                    backend: Backend::Sqlite,
+                    url: raw.to_owned(),
+                })
+            }
+        };
+        let parsed = match url::Url::parse(text) {
+            // No scheme: a file path (`data/auth.db`, `/var/lib/auth.db`, `:memory:`).
+            Err(url::ParseError::RelativeUrlWithoutBase) => return sqlite(text),
+            other => other,
+        };
+        // `Url` lower-cases the scheme; the services' drivers do not, so read it as written.
+        let scheme = text.split(':').next().unwrap_or_default();
+        let lower = scheme.to_ascii_lowercase();
+        if !matches!(lower.as_str(), "postgres" | "postgresql" | "sqlite") {
+            return Err(DbUrlError::UnsupportedScheme {
+                scheme: scheme.to_owned(),
+                url: masked(raw),
+            });
+        }
+        if scheme != lower {
+            return Err(DbUrlError::UpperCaseScheme {
+                scheme: scheme.to_owned(),
+                url: masked(raw),
+            });
+        }
+        if lower == "sqlite" {
+            return sqlite(sqlite_path(text));
+        }
+        match parsed {
+            Ok(_) if text.starts_with(&format!("{scheme}://")) => Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                url: raw.to_owned(),
+            }),
+            Ok(_) => Err(DbUrlError::NoSlashes {
+                scheme: scheme.to_owned(),
+            }),
+            Err(source) => Err(DbUrlError::InvalidPostgres {
+                url: masked(raw),
+                source,
+            }),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    /// The URL with its password masked, for messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&masked(&self.url))
+    }
+}
+
+/// `url` with any password (`user:password@`, `?password=`) replaced by `***`.
+pub fn masked(url: &str) -> String {
+    if let Ok(mut parsed) = url::Url::parse(url) {
+        if parsed.password().is_some() {
+            let _ = parsed.set_password(Some("***"));
+        }
+        if parsed.query_pairs().any(|(k, _)| k == "password") {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "password" {
+                        "***".into()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        return parsed.to_string();
+    }
+    // Not a URL `Url` reads (a bad port, say): mask between the user and the `@` anyway.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{scheme}://{}:***{}{tail}",
+            &authority[..colon],
+            &authority[at..]
+        ),
+        _ => url.to_owned(),
     }
 }
 
@@ -106,7 +255,7 @@ impl DbConn {
         postgres: EmbeddedMigrations,
         sqlite: EmbeddedMigrations,
         lock_key: i64,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, MigrationError> {
         fn names(v: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
             v.into_iter().map(|m| m.to_string()).collect()
         }
@@ -115,21 +264,34 @@ impl DbConn {
                 diesel::sql_query("SELECT pg_advisory_lock($1)")
                     .bind::<BigInt, _>(lock_key)
                     .execute(c)
-                    .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+                    .map_err(MigrationError::Lock)?;
                 let result = c.run_pending_migrations(postgres).map(names);
                 let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1)")
                     .bind::<BigInt, _>(lock_key)
                     .execute(c);
-                let applied = result.map_err(|e| e.to_string())?;
-                unlock.map_err(|e| format!("cannot release the migration lock: {e}"))?;
+                let applied = result.map_err(MigrationError::Apply)?;
+                unlock.map_err(MigrationError::Unlock)?;
                 Ok(applied)
             }
             DbConn::Sqlite(c) => c
                 .run_pending_migrations(sqlite)
                 .map(names)
-                .map_err(|e| e.to_string()),
+                .map_err(MigrationError::Apply),
         }
     }
+}
+
+/// Why migrations could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("cannot take the migration lock: {0}")]
+    Lock(#[source] diesel::result::Error),
+    #[error("cannot release the migration lock: {0}")]
+    Unlock(#[source] diesel::result::Error),
+    #[error("{0}")]
+    Apply(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// r2d2 manager that picks the backend from the URL scheme.
@@ -271,9 +433,11 @@ pub struct Db {
 
 /// Client settings added to a PostgreSQL URL unless it sets them: connecting gives up after
 /// the acquire timeout, and a peer that vanishes without closing is noticed in seconds
-/// rather than minutes.
+/// rather than minutes. The URL is otherwise passed on exactly as written.
 fn with_postgres_timeouts(url: &str, acquire_timeout: Duration) -> String {
-    let mut url = url.to_string();
+    let set: Vec<String> = url::Url::parse(url)
+        .map(|u| u.query_pairs().map(|(k, _)| k.into_owned()).collect())
+        .unwrap_or_default();
     let defaults = [
         (
             "connect_timeout",
@@ -285,8 +449,9 @@ fn with_postgres_timeouts(url: &str, acquire_timeout: Duration) -> String {
         ("keepalives_count", "3".to_string()),
         ("tcp_user_timeout", "15000".to_string()),
     ];
+    let mut url = url.to_string();
     for (key, value) in defaults {
-        if !url.contains(&format!("{key}=")) {
+        if !set.iter().any(|k| k == key) {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&format!("{key}={value}"));
         }
@@ -404,5 +569,67 @@ mod tests {
         );
         assert!(url.contains("connect_timeout=9&keepalives=1"));
         assert_eq!(url.matches("connect_timeout").count(), 1);
+        // A key that only ends like one of ours is not taken for it.
+        let url =
+            with_postgres_timeouts("postgres://u@h/db?x_keepalives=0", Duration::from_secs(3));
+        assert!(url.contains("&keepalives=1"), "{url}");
+    }
+
+    #[test]
+    fn accepted_database_urls_pick_their_backend() {
+        for (url, backend) in [
+            ("postgres://u:p@h:5432/db", Backend::Postgres),
+            ("postgresql://u@h/db?sslmode=require", Backend::Postgres),
+            ("postgres:///db?host=/run/postgresql", Backend::Postgres),
+            ("sqlite://data/auth.db", Backend::Sqlite),
+            ("sqlite:///var/lib/auth.db", Backend::Sqlite),
+            ("sqlite:data/auth.db", Backend::Sqlite),
+            ("data/auth.db", Backend::Sqlite),
+            ("/var/lib/auth.db", Backend::Sqlite),
+        ] {
+            let parsed = DatabaseUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(parsed.backend(), backend, "{url}");
+            assert_eq!(parsed.as_str(), url);
+        }
+    }
+
+    #[test]
+    fn refused_database_urls_say_why_with_the_password_masked() {
+        for (url, expected) in [
+            ("", "is empty"),
+            ("   ", "is empty"),
+            ("POSTGRES://u:secret@h/db", "lower case"),
+            ("Sqlite://x.db", "lower case"),
+            (
+                "postgress://u:secret@h/db",
+                "unsupported scheme `postgress`",
+            ),
+            ("mysql://u:secret@h/db", "unsupported scheme `mysql`"),
+            ("http://u:secret@h/db", "unsupported scheme `http`"),
+            ("postgres:u:secret@h/db", "must be followed by `//`"),
+            ("postgres://u:secret@h:port/db", "not a PostgreSQL URL"),
+            ("sqlite://:memory:", "in-memory"),
+            (":memory:", "in-memory"),
+            ("sqlite://", "names no SQLite file"),
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err().to_string();
+            assert!(err.contains(expected), "{url}: {err}");
+            assert!(!err.contains("secret"), "{url}: password shown: {err}");
+            assert!(!err.contains('\n'), "{url}: one line: {err}");
+        }
+    }
+
+    #[test]
+    fn masking_hides_passwords_in_the_user_part_and_the_query() {
+        assert_eq!(masked("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            masked("postgres://u@h/db?password=pw&sslmode=require"),
+            "postgres://u@h/db?password=***&sslmode=require"
+        );
+        assert_eq!(
+            masked("postgres://u:pw@h:bad/db"),
+            "postgres://u:***@h:bad/db"
+        );
+        assert_eq!(masked("sqlite://data/auth.db"), "sqlite://data/auth.db");
     }
 }

@@ -91,41 +91,54 @@ pub fn comma_list(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `healthcheck` subcommand: asks the service at `bind_addr` for `path` over loopback and
-/// succeeds on 200 (slim container images have no curl). An unspecified bind address
-/// (`0.0.0.0`) is reached through loopback.
-pub fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<(), String> {
-    use std::io::{Read, Write};
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-    use std::time::Duration;
-
-    let ip = match bind_addr.ip() {
+/// Where a client on this machine reaches a service bound to `addr`: an unspecified address
+/// (`0.0.0.0`, `[::]`) is reached through loopback of the same family.
+pub fn reachable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    let addr = SocketAddr::new(ip, bind_addr.port());
-    let timeout = Duration::from_secs(3);
-    let mut stream =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut head = [0u8; 64];
-    let n = stream.read(&mut head).map_err(|e| e.to_string())?;
-    let status_line = String::from_utf8_lossy(&head[..n]);
-    if status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200") {
-        Ok(())
-    } else {
-        Err(format!(
-            "{path} answered {}",
-            status_line.lines().next().unwrap_or("nothing")
-        ))
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The base URL (`http://host:port`, IPv6 hosts in brackets) of a service bound to `addr`,
+/// as [`reachable`] from this machine.
+pub fn base_url(addr: std::net::SocketAddr) -> String {
+    format!("http://{}", reachable(addr))
+}
+
+/// The `healthcheck` subcommand: asks the service at `bind_addr` for `path` over loopback and
+/// succeeds on 200 (slim container images have no curl). An unspecified bind address
+/// (`0.0.0.0`) is reached through loopback; proxies configured in the environment are not
+/// used.
+pub async fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<(), String> {
+    let timeout = std::time::Duration::from_secs(3);
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let url = format!("{}{path}", base_url(bind_addr));
+    let response = client.get(&url).send().await.map_err(|e| {
+        // reqwest's own message names only the request: the cause is in its sources.
+        let mut message = format!("{}", reachable(bind_addr));
+        let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        if cause.is_none() {
+            message.push_str(&format!(": {e}"));
+        }
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        message
+    })?;
+    match response.status() {
+        reqwest::StatusCode::OK => Ok(()),
+        status => Err(format!("{path} answered {status}")),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What both services share besides the token contract: the database layer (one connection
 //! type over SQLite and PostgreSQL), the error type and its JSON shapes, input validation in
-//! the course's 422 format, and common HTTP pieces.
+//! the course's 422 format, common HTTP pieces, and the skeleton each service is built on
+//! ([`service::Service`]).
 
 pub mod config;
 pub mod db;
@@ -8,8 +9,10 @@ pub mod error;
 pub mod http;
 pub mod input;
 pub mod logging;
+pub mod service;
 pub mod testing;
 pub mod time;
 
-pub use db::{Backend, Db, DbConn, DbError, DbOptions};
+pub use db::{Backend, DatabaseUrl, Db, DbConn, DbError, DbOptions};
 pub use error::{ApiError, FieldError};
+pub use service::{Service, StartError};

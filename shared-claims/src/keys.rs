@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyAlgorithm,
@@ -17,6 +17,7 @@ use jsonwebtoken::EncodingKey;
 use crate::MIN_SECRET_LEN;
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32-byte key follows.
+/// Kept by hand on purpose: the structure is fixed, and no ASN.1 crate is in the graph for it.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
@@ -173,47 +174,39 @@ pub(crate) fn ed25519_public_from_pem(pem: &str) -> Result<Vec<u8>, KeyError> {
 
 /// The public JWK of a key file to publish: an Ed25519 private key (PKCS#8 PEM) or public
 /// key (SPKI PEM); its `kid` is the RFC 7638 thumbprint either way.
-pub fn published_jwk_from_pem(pem: &str) -> Result<Jwk, KeyError> {
-    if pem.contains("-----BEGIN PRIVATE KEY-----") {
-        return Ok(SigningKey::from_pkcs8_pem(pem)?.public_jwk());
+pub fn published_jwk_from_pem(text: &str) -> Result<Jwk, KeyError> {
+    let block = pem::parse(text).map_err(|e| KeyError::InvalidPem(e.to_string()))?;
+    if block.tag() == "PRIVATE KEY" {
+        return Ok(SigningKey::from_pkcs8_der(block.contents())?.public_jwk());
     }
-    let public = ed25519_public_from_pem(pem)?;
+    let public = ed25519_public_from_pem(text)?;
     Ok(ed25519_jwk(&public, &ed25519_thumbprint(&public)))
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        // base64 output is ASCII, so every chunk is valid UTF-8.
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(label, der), config)
 }
 
-fn pem_decode(pem: &str, label: &str) -> Result<Vec<u8>, KeyError> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem
-        .find(&begin)
-        .ok_or_else(|| KeyError::InvalidPem(format!("missing `{begin}`")))?
-        + begin.len();
-    let stop = pem[start..]
-        .find(&end)
-        .ok_or_else(|| KeyError::InvalidPem(format!("missing `{end}`")))?
-        + start;
-    let body: String = pem[start..stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    if body.is_empty() {
+/// The DER content of the first PEM block of `text`, which must be labelled `label`.
+fn pem_decode(text: &str, label: &str) -> Result<Vec<u8>, KeyError> {
+    let block = pem::parse(text).map_err(|e| KeyError::InvalidPem(e.to_string()))?;
+    if block.tag() != label {
+        return Err(KeyError::InvalidPem(format!(
+            "expected a `{label}` block, found `{}`",
+            block.tag()
+        )));
+    }
+    if block.contents().is_empty() {
         return Err(KeyError::InvalidPem("empty body".into()));
     }
-    STANDARD
-        .decode(body)
-        .map_err(|e| KeyError::InvalidPem(format!("bad base64: {e}")))
+    Ok(block.into_contents())
+}
+
+/// Reads the Ed25519 private key (PKCS#8 PEM) at `path`; a missing file is an error
+/// ([`std::io::ErrorKind::NotFound`]), never a reason to generate one.
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
+    SigningKey::from_pkcs8_pem(&std::fs::read_to_string(path)?)
 }
 
 /// Loads the PEM key at `path`, or generates one there (creating parent dirs,
@@ -319,6 +312,41 @@ mod tests {
             SigningKey::from_pkcs8_pem(&garbage),
             Err(KeyError::InvalidKey(_))
         ));
+    }
+
+    #[test]
+    fn pem_blocks_of_another_kind_are_refused_naming_both_labels() {
+        let key = SigningKey::generate().unwrap();
+        let public = key.public_key_pem();
+        let err = SigningKey::from_pkcs8_pem(&public).unwrap_err().to_string();
+        assert!(
+            err.contains("expected a `PRIVATE KEY` block, found `PUBLIC KEY`"),
+            "{err}"
+        );
+        let rsa = pem_encode("RSA PRIVATE KEY", b"anything");
+        let err = SigningKey::from_pkcs8_pem(&rsa).unwrap_err().to_string();
+        assert!(err.contains("`RSA PRIVATE KEY`"), "{err}");
+        // Text around the block (a comment line, CRLF endings) is fine.
+        let pem = format!("# the key\r\n{}", key.to_pkcs8_pem().replace('\n', "\r\n"));
+        assert_eq!(SigningKey::from_pkcs8_pem(&pem).unwrap().kid(), key.kid());
+    }
+
+    #[test]
+    fn load_signing_key_never_creates_a_missing_file() {
+        let dir = tempfile_dir();
+        let path = dir.join("missing.pem");
+        match load_signing_key(&path) {
+            Err(KeyError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("shared-claims-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub use claims::Claims;
 #[cfg(feature = "actix")]
 pub use extractor::{AuthError, AuthUser};
 pub use issuer::Issuer;
-pub use keys::{load_or_generate_signing_key, published_jwk_from_pem, KeyError, SigningKey};
+pub use keys::{
+    load_or_generate_signing_key, load_signing_key, published_jwk_from_pem, KeyError, SigningKey,
+};
 pub use revocations::Revocations;
 pub use verifier::{KeySet, RefreshFn, Verifier, VerifyConfig, VerifyError};
 

@@ -13,14 +13,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use shared_claims::{KeyError, SigningKey};
 
-use crate::{Stack, StackConfig, StackError, StackHandle};
+use crate::{base_url, Stack, StackConfig, StackError, StackHandle, SIGNING_KEY_FILE};
 
 /// How long [`EphemeralStack::start`] waits for both services to answer `/readyz`.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Name of the signing key file inside the data folder (where the stack's auth service
-/// looks for it).
-const SIGNING_KEY_FILE: &str = "auth-signing-key.pem";
 
 /// Where a running stack answers: the JSON line `stack --ephemeral` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -197,10 +193,11 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 impl StackUrls {
     /// The URLs of services listening on loopback at these ports.
     pub fn on_loopback(auth_port: u16, posts_port: u16) -> StackUrls {
-        let auth_url = format!("http://127.0.0.1:{auth_port}");
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let auth_url = base_url(loopback, auth_port);
         StackUrls {
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
-            posts_url: format!("http://127.0.0.1:{posts_port}"),
+            posts_url: base_url(loopback, posts_port),
             auth_url,
         }
     }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use actix_web::dev::ServerHandle;
 use futures_util::future::BoxFuture;
+use service_kit::StartError;
 
 pub use ephemeral::{EphemeralStack, StackUrls};
 pub use testing::TestStack;
@@ -31,54 +32,49 @@ pub const DEFAULT_BCRYPT_COST: u32 = 12;
 /// millisecond. Set `BCRYPT_COST` to test at the production cost.
 pub const EPHEMERAL_BCRYPT_COST: u32 = 4;
 
-/// Settings of the one-command stack.
+/// Options of the auth service that the stack takes too: the service's own declarations
+/// (flag, variable, range, help) are borrowed, not repeated. `--bcrypt-cost` loses its default
+/// here (see [`StackConfig::effective_bcrypt_cost`]).
+const AUTH_OPTIONS: [&str; 3] = [
+    "access_token_expire_minutes",
+    "access_token_expire_seconds",
+    "bcrypt_cost",
+];
+
+/// The stack's own options (the command line adds [`AUTH_OPTIONS`]).
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "stack",
     version,
     about = "Runs the auth and posts services together on the embedded default."
 )]
-pub struct StackConfig {
+struct StackArgs {
     /// Address of the auth service.
     #[arg(long, env = "AUTH_BIND_ADDR", default_value = "127.0.0.1:8001")]
-    pub auth_bind_addr: SocketAddr,
+    auth_bind_addr: SocketAddr,
 
     /// Address of the posts service.
     #[arg(long, env = "POSTS_BIND_ADDR", default_value = "127.0.0.1:8000")]
-    pub posts_bind_addr: SocketAddr,
+    posts_bind_addr: SocketAddr,
 
     /// Folder holding the SQLite files and the generated signing key.
     #[arg(long, env = "STACK_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    data_dir: PathBuf,
 
     /// Database of the auth service (default: `sqlite://<data dir>/auth.db`).
-    #[arg(long, env = "AUTH_DATABASE_URL")]
-    pub auth_database_url: Option<String>,
+    #[arg(long, env = "AUTH_DATABASE_URL", hide_env_values = true)]
+    auth_database_url: Option<String>,
 
     /// Database of the posts service (default: `sqlite://<data dir>/posts.db`).
-    #[arg(long, env = "POSTS_DATABASE_URL")]
-    pub posts_database_url: Option<String>,
-
-    /// Lifetime of an access token, in minutes.
-    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=525_600))]
-    pub access_token_expire_minutes: u64,
-
-    /// Lifetime of an access token, in seconds; takes precedence over the minutes when set.
-    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=auth_service::config::MAX_TOKEN_TTL_SECONDS))]
-    pub access_token_expire_seconds: Option<u64>,
-
-    /// bcrypt cost factor (4..=31); default 12, or 4 with --ephemeral.
-    #[arg(long, env = "BCRYPT_COST", value_parser = clap::value_parser!(u32).range(4..=31))]
-    pub bcrypt_cost: Option<u32>,
+    #[arg(long, env = "POSTS_DATABASE_URL", hide_env_values = true)]
+    posts_database_url: Option<String>,
 
     /// Test-harness mode: both services on free loopback ports, data in a temporary folder
     /// removed on exit, a fresh signing key; prints one JSON line (`auth_url`, `posts_url`,
     /// `jwks_url`) once both answer, and serves until SIGTERM, SIGINT or the end of stdin.
     /// Ignores the bind addresses and the data folder.
     #[arg(long)]
-    pub ephemeral: bool,
+    ephemeral: bool,
 
     /// With --ephemeral: a JSON fixture of users, posts and votes loaded through the API
     /// before the JSON line is printed; a bad entry stops start-up, naming it.
@@ -88,17 +84,114 @@ pub struct StackConfig {
         value_name = "FILE",
         requires = "ephemeral"
     )]
-    pub seed: Option<PathBuf>,
+    seed: Option<PathBuf>,
 
     /// Options both services get: CORS origins, shutdown grace period, worker threads.
     #[command(flatten)]
-    pub server: service_kit::config::ServerArgs,
+    server: service_kit::config::ServerArgs,
 }
+
+/// Settings of the one-command stack: its own options, the auth service's options it passes
+/// on, and the rest of each service's settings as the service itself would read them.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    pub auth_bind_addr: SocketAddr,
+    pub posts_bind_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub auth_database_url: Option<String>,
+    pub posts_database_url: Option<String>,
+    pub access_token_expire_minutes: u64,
+    pub access_token_expire_seconds: Option<u64>,
+    /// `None`: 12, or 4 with `ephemeral` (see [`Self::effective_bcrypt_cost`]).
+    pub bcrypt_cost: Option<u32>,
+    pub ephemeral: bool,
+    pub seed: Option<PathBuf>,
+    pub server: service_kit::config::ServerArgs,
+    /// Every other auth-service setting (login throttling, JWT algorithm, ...): the defaults,
+    /// or with [`Self::with_service_environment`] the service's variables.
+    pub auth: auth_service::Config,
+    /// Every other posts-service setting, likewise.
+    pub posts: posts_service::Config,
+}
+
+impl clap::CommandFactory for StackConfig {
+    fn command() -> clap::Command {
+        let auth = <auth_service::config::Cli as clap::CommandFactory>::command();
+        let borrowed: Vec<clap::Arg> = auth
+            .get_arguments()
+            .filter(|a| AUTH_OPTIONS.contains(&a.get_id().as_str()))
+            .cloned()
+            .collect();
+        <StackArgs as clap::CommandFactory>::command()
+            .args(borrowed)
+            .mut_arg("bcrypt_cost", |a| {
+                let help = format!(
+                    "{} Default: {DEFAULT_BCRYPT_COST}, or {EPHEMERAL_BCRYPT_COST} with --ephemeral.",
+                    a.get_help().map(ToString::to_string).unwrap_or_default()
+                );
+                a.default_value(None::<&str>).help(help)
+            })
+    }
+
+    fn command_for_update() -> clap::Command {
+        Self::command()
+    }
+}
+
+impl clap::FromArgMatches for StackConfig {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let args = <StackArgs as clap::FromArgMatches>::from_arg_matches(matches)?;
+        let missing = |id: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!("--{} has no value", id.replace('_', "-")),
+            )
+        };
+        Ok(StackConfig {
+            auth_bind_addr: args.auth_bind_addr,
+            posts_bind_addr: args.posts_bind_addr,
+            data_dir: args.data_dir,
+            auth_database_url: args.auth_database_url,
+            posts_database_url: args.posts_database_url,
+            access_token_expire_minutes: matches
+                .get_one::<u64>("access_token_expire_minutes")
+                .copied()
+                .ok_or_else(|| missing("access_token_expire_minutes"))?,
+            access_token_expire_seconds: matches
+                .get_one::<u64>("access_token_expire_seconds")
+                .copied(),
+            bcrypt_cost: matches.get_one::<u32>("bcrypt_cost").copied(),
+            ephemeral: args.ephemeral,
+            seed: args.seed,
+            server: args.server,
+            auth: auth_service::Config::defaults(),
+            posts: posts_service::Config::defaults(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Parser for StackConfig {}
 
 impl StackConfig {
     /// The defaults, as if started with no flags and an empty environment.
     pub fn defaults() -> StackConfig {
         service_kit::config::parse_flags_only::<StackConfig, _, _>(["stack"])
+    }
+
+    /// Reads the services' other settings from the environment, as each service does when
+    /// started alone (a bad value is refused, naming its variable). The stack still chooses
+    /// what ties the two together: addresses, databases, the signing key and where posts
+    /// finds it.
+    pub fn with_service_environment(mut self) -> Result<StackConfig, clap::Error> {
+        use clap::Parser;
+        self.auth = auth_service::config::Cli::try_parse_from(["auth-service"])?.config;
+        self.posts = posts_service::config::Cli::try_parse_from(["posts-service"])?.config;
+        Ok(self)
     }
 
     /// The bcrypt cost in effect: `BCRYPT_COST` when set, otherwise
@@ -115,48 +208,61 @@ impl StackConfig {
     /// The two services' own settings, derived from the stack's.
     pub fn service_configs(&self) -> (auth_service::Config, posts_service::Config) {
         let sqlite = |file: &str| format!("sqlite://{}", self.data_dir.join(file).display());
-        let mut auth = auth_service::Config::defaults();
+        let mut auth = self.auth.clone();
         auth.bind_addr = self.auth_bind_addr;
         auth.database_url = self
             .auth_database_url
             .clone()
             .unwrap_or_else(|| sqlite("auth.db"));
-        auth.jwt_private_key_file = self.data_dir.join("auth-signing-key.pem");
+        // The stack keeps its key in its data folder, generated there on first start.
+        auth.jwt_private_key_file = self.data_dir.join(SIGNING_KEY_FILE);
+        auth.jwt_generate_key = true;
         auth.access_token_expire_minutes = self.access_token_expire_minutes;
         auth.access_token_expire_seconds = self.access_token_expire_seconds;
         auth.bcrypt_cost = self.effective_bcrypt_cost();
         auth.server = self.server.clone();
 
-        let mut posts = posts_service::Config::defaults();
+        let mut posts = self.posts.clone();
         posts.bind_addr = self.posts_bind_addr;
         posts.database_url = self
             .posts_database_url
             .clone()
             .unwrap_or_else(|| sqlite("posts.db"));
+        // Tokens are verified with the keys of this stack's auth service (its JWKS).
+        posts.jwt_public_key_file = None;
         posts.server = self.server.clone();
         (auth, posts)
     }
+
+    /// Refuses a database URL the services would refuse, naming the stack's option.
+    fn check_database_urls(&self) -> Result<(), StackError> {
+        let check = |option, url: &Option<String>| match url {
+            Some(url) => service_kit::DatabaseUrl::parse(url)
+                .map(drop)
+                .map_err(|source| StartError::DatabaseUrl { option, source }),
+            None => Ok(()),
+        };
+        check("AUTH_DATABASE_URL", &self.auth_database_url).map_err(StackError::Auth)?;
+        check("POSTS_DATABASE_URL", &self.posts_database_url).map_err(StackError::Posts)
+    }
 }
+
+/// Name of the signing key file inside the data folder.
+pub const SIGNING_KEY_FILE: &str = "auth-signing-key.pem";
 
 /// The URL a client reaches a service bound to `addr` (on `port`) at: an unspecified
 /// address (`0.0.0.0`, `[::]`) is reached through loopback; IPv6 hosts get brackets.
 pub fn base_url(addr: SocketAddr, port: u16) -> String {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let ip = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("http://{}", SocketAddr::new(ip, port))
+    service_kit::http::base_url(SocketAddr::new(addr.ip(), port))
 }
 
 /// Why the stack could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     #[error("auth-service: {0}")]
-    Auth(#[from] auth_service::StartError),
+    Auth(#[source] StartError),
     #[error("posts-service: {0}")]
-    Posts(#[from] posts_service::StartError),
+    Posts(#[source] StartError),
 }
 
 /// Both services, bound and serving.
@@ -171,17 +277,18 @@ pub struct Stack {
 impl Stack {
     /// Starts the auth service, then the posts service pointed at its JWKS document.
     pub async fn start(config: &StackConfig) -> Result<Stack, StackError> {
+        config.check_database_urls()?;
         let (auth_config, mut posts_config) = config.service_configs();
-        let auth_host = auth_config.bind_addr.ip();
-        let auth = auth_service::Application::build(auth_config).await?;
+        let auth_addr = auth_config.bind_addr;
+        let auth = auth_service::Application::build(auth_config)
+            .await
+            .map_err(StackError::Auth)?;
         let auth_port = auth.port();
-        let auth_host = if auth_host.is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            auth_host.to_string()
-        };
-        posts_config.jwt_jwks_url = format!("http://{auth_host}:{auth_port}/.well-known/jwks.json");
-        let posts = posts_service::Application::build(posts_config).await?;
+        posts_config.jwt_jwks_url =
+            format!("{}/.well-known/jwks.json", base_url(auth_addr, auth_port));
+        let posts = posts_service::Application::build(posts_config)
+            .await
+            .map_err(StackError::Posts)?;
         let posts_port = posts.port();
         let (auth_handle, posts_handle) = (auth.handle(), posts.handle());
         let running = Box::pin(async move {
@@ -281,6 +388,45 @@ mod tests {
         assert_eq!(auth.token_ttl(), std::time::Duration::from_secs(2));
         let (auth, _) = parse(&["stack", "--access-token-expire-minutes", "2"]).service_configs();
         assert_eq!(auth.token_ttl(), std::time::Duration::from_secs(120));
+    }
+
+    #[test]
+    fn the_borrowed_auth_options_keep_the_services_variables_and_ranges() {
+        assert!(try_parse(&["stack", "--bcrypt-cost", "3"]).is_err());
+        assert!(try_parse(&["stack", "--access-token-expire-minutes", "0"]).is_err());
+        assert!(try_parse(&["stack", "--access-token-expire-seconds", "31536001"]).is_err());
+        let cmd = <StackConfig as clap::CommandFactory>::command();
+        for (id, var) in [
+            ("access_token_expire_minutes", "ACCESS_TOKEN_EXPIRE_MINUTES"),
+            ("access_token_expire_seconds", "ACCESS_TOKEN_EXPIRE_SECONDS"),
+            ("bcrypt_cost", "BCRYPT_COST"),
+        ] {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
+            assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new(var)));
+        }
+        assert_eq!(parse(&["stack"]).access_token_expire_minutes, 30);
+        assert_eq!(parse(&["stack"]).bcrypt_cost, None);
+    }
+
+    #[test]
+    fn service_settings_the_stack_does_not_set_are_the_services_own() {
+        let mut config = parse(&["stack"]);
+        config.auth.login_max_failures = 3;
+        config.posts.jwt_leeway_seconds = 7;
+        config.posts.jwt_public_key_file = Some("elsewhere.pem".into());
+        let (auth, posts) = config.service_configs();
+        assert_eq!(auth.login_max_failures, 3);
+        assert_eq!(posts.jwt_leeway_seconds, 7);
+        // What ties the two together stays the stack's.
+        assert!(posts.jwt_public_key_file.is_none());
+        assert_eq!(
+            auth.jwt_private_key_file,
+            std::path::Path::new("data").join(super::SIGNING_KEY_FILE)
+        );
+        assert!(
+            auth.jwt_generate_key,
+            "the stack generates its key on first start"
+        );
     }
 
     #[test]

@@ -8,7 +8,10 @@ use stack::{base_url, EphemeralStack, Stack, StackConfig};
 #[actix_web::main]
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
-    let config = StackConfig::parse();
+    let config = match StackConfig::parse().with_service_environment() {
+        Ok(config) => config,
+        Err(e) => e.exit(),
+    };
     service_kit::logging::init();
     let result = if config.ephemeral {
         run_ephemeral(&config).await

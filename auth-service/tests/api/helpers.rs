@@ -23,6 +23,7 @@ pub fn test_config(db: &TestDatabase, key_dir: &tempfile::TempDir) -> Config {
     config.bcrypt_cost = 4;
     config.server.workers = Some(2);
     config.jwt_private_key_file = key_dir.path().join("signing-key.pem");
+    config.jwt_generate_key = true;
     config
 }
 

@@ -59,3 +59,52 @@ async fn an_unreadable_public_key_file_stops_start_up() {
         Ok(_) => panic!("started without a key"),
     }
 }
+
+#[actix_web::test]
+async fn database_urls_the_service_cannot_use_stop_it_at_start_naming_the_problem() {
+    for (url, problem) in [
+        (
+            "postgress://app:s3cret@db/app",
+            "unsupported scheme `postgress`",
+        ),
+        ("mysql://app:s3cret@db/app", "unsupported scheme `mysql`"),
+        ("http://app:s3cret@db/app", "unsupported scheme `http`"),
+        ("POSTGRES://app:s3cret@db/app", "lower case"),
+        ("", "is empty"),
+        ("sqlite://:memory:", "in-memory"),
+        (":memory:", "in-memory"),
+    ] {
+        let mut c = Config::defaults();
+        c.bind_addr = "127.0.0.1:0".parse().unwrap();
+        c.database_url = url.into();
+        let message = match Application::build(c).await {
+            Err(e @ StartError::DatabaseUrl { .. }) => e.to_string(),
+            Err(other) => panic!("{url:?}: unexpected error {other}"),
+            Ok(_) => panic!("{url:?}: started"),
+        };
+        assert!(message.contains("DATABASE_URL"), "{url:?}: {message}");
+        assert!(message.contains(problem), "{url:?}: {message}");
+        assert!(
+            !message.contains("s3cret"),
+            "{url:?}: password shown: {message}"
+        );
+    }
+}
+
+#[test]
+fn the_migrate_subcommand_refuses_them_too() {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_posts-service"));
+    let out = cmd
+        .env_clear()
+        .current_dir(std::env::temp_dir())
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite://:memory:")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL") && stderr.contains("in-memory"),
+        "{stderr}"
+    );
+}

@@ -14,4 +14,5 @@ mod helpers;
 mod processes;
 mod rotation;
 mod sessions;
+mod settings;
 mod story;

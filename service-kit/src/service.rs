@@ -1,0 +1,220 @@
+//! The skeleton every service is built on. A service says what is its own (name, migrations,
+//! body limit, the state its handlers share, routes, OpenAPI document) by implementing
+//! [`Service`]; [`build`], [`migrate`] and [`main`] do the rest the same way for all: check
+//! the database URL, build the state, migrate, bind, serve, and the binary's subcommands.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+
+use actix_web::web;
+use diesel_migrations::EmbeddedMigrations;
+use futures_util::future::BoxFuture;
+
+use crate::config::{Command, PoolArgs, ServerArgs};
+use crate::db::{DatabaseUrl, DbUrlError, MigrationError};
+use crate::http::BoundServer;
+use crate::Db;
+
+/// A service's embedded migrations, and the PostgreSQL advisory lock key under which its
+/// replicas apply them one at a time.
+pub struct Migrations {
+    pub postgres: EmbeddedMigrations,
+    pub sqlite: EmbeddedMigrations,
+    pub lock_key: i64,
+}
+
+/// The settings the skeleton reads from a service's configuration.
+pub struct Common<'a> {
+    pub bind_addr: SocketAddr,
+    pub database_url: &'a str,
+    pub pool: &'a PoolArgs,
+    pub server: &'a ServerArgs,
+}
+
+/// What a service built for its handlers, and the tasks to run once it serves.
+pub struct Started<S> {
+    pub state: S,
+    pub background: Vec<BoxFuture<'static, ()>>,
+}
+
+impl<S> Started<S> {
+    /// State with no background task.
+    pub fn new(state: S) -> Started<S> {
+        Started {
+            state,
+            background: Vec::new(),
+        }
+    }
+}
+
+/// One service: what differs from the others.
+pub trait Service: 'static {
+    /// The binary's name, prefixed to its one-line failure messages.
+    const NAME: &'static str;
+    const MIGRATIONS: Migrations;
+    /// Bodies larger than this get 413 before anything else runs.
+    const BODY_LIMIT: usize;
+
+    /// The binary's command line (subcommand and settings).
+    type Cli: clap::Parser;
+    type Config: Clone + Send + 'static;
+    /// What handlers share, registered as app data (one `web::Data`, or a tuple of them).
+    type State: AppData;
+
+    /// Splits the parsed command line into the subcommand and the settings.
+    fn command_line(cli: Self::Cli) -> (Option<Command>, Self::Config);
+
+    /// The settings every service has.
+    fn common(config: &Self::Config) -> Common<'_>;
+
+    /// Checks what clap cannot and builds the handlers' state over `db` (not migrated yet,
+    /// and not connected: the pool connects on first use).
+    fn state(config: &Self::Config, db: Db) -> Result<Started<Self::State>, StartError>;
+
+    /// Adds the service's routes (the state is registered already).
+    const ROUTES: fn(&mut web::ServiceConfig);
+
+    /// The OpenAPI document served at `/openapi.json`.
+    fn openapi() -> utoipa::openapi::OpenApi;
+}
+
+/// The two settings methods of [`Service`] for a service laid out as both are: a command
+/// line with `command` and `config` fields, and a configuration with `bind_addr`,
+/// `database_url`, `pool` and `server` fields. Used inside `impl Service for ...`.
+#[macro_export]
+macro_rules! usual_settings {
+    () => {
+        fn command_line(cli: Self::Cli) -> (Option<$crate::config::Command>, Self::Config) {
+            (cli.command, cli.config)
+        }
+
+        fn common(config: &Self::Config) -> $crate::service::Common<'_> {
+            $crate::service::Common {
+                bind_addr: config.bind_addr,
+                database_url: &config.database_url,
+                pool: &config.pool,
+                server: &config.server,
+            }
+        }
+    };
+}
+
+/// Handler state registered as app data on every worker.
+pub trait AppData: Clone + Send + 'static {
+    fn register(&self, cfg: &mut web::ServiceConfig);
+}
+
+impl<T: ?Sized + 'static + Send + Sync> AppData for web::Data<T> {
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.clone());
+    }
+}
+
+impl<A: AppData, B: AppData> AppData for (A, B) {
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        self.0.register(cfg);
+        self.1.register(cfg);
+    }
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("invalid configuration: {option}: {source}")]
+    DatabaseUrl {
+        option: &'static str,
+        #[source]
+        source: DbUrlError,
+    },
+    #[error(
+        "invalid configuration: {option} {}: no such file (a key is generated only at the \
+         default path, or when {generate} is set)",
+        path.display()
+    )]
+    MissingKeyFile {
+        option: &'static str,
+        path: PathBuf,
+        generate: &'static str,
+    },
+    #[error("invalid configuration: {option} {}: {source}", path.display())]
+    KeyFile {
+        option: &'static str,
+        path: PathBuf,
+        #[source]
+        source: shared_claims::KeyError,
+    },
+    #[error("keys: {0}")]
+    Key(#[from] shared_claims::KeyError),
+    #[error("database migrations failed: {0}")]
+    Migrations(#[from] MigrationError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The database pool of a service's settings, once its URL (named by `option` in a refusal)
+/// has been checked. Builds the pool without connecting.
+pub fn database(option: &'static str, url: &str, pool: &PoolArgs) -> Result<Db, StartError> {
+    DatabaseUrl::parse(url).map_err(|source| StartError::DatabaseUrl { option, source })?;
+    Ok(Db::new(&pool.options(url)))
+}
+
+/// Applies the service's pending migrations (the `migrate` subcommand, and every start).
+pub async fn migrate<S: Service>(db: &Db) -> Result<Vec<String>, StartError> {
+    let Migrations {
+        postgres,
+        sqlite,
+        lock_key,
+    } = S::MIGRATIONS;
+    let applied = db
+        .run(move |conn| conn.run_migrations(postgres, sqlite, lock_key))
+        .await?;
+    Ok(applied)
+}
+
+/// Builds the service: checks the database URL, builds the state, migrates, binds the
+/// listener and returns the server, ready to run, with its `port()`. Background tasks are
+/// spawned on the current runtime.
+pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartError> {
+    let common = S::common(&config);
+    let db = database("DATABASE_URL", common.database_url, common.pool)?;
+    let Started { state, background } = S::state(&config, db.clone())?;
+    let applied = migrate::<S>(&db).await?;
+    if !applied.is_empty() {
+        log::info!("applied migrations: {}", applied.join(", "));
+    }
+    let listener = TcpListener::bind(common.bind_addr).map_err(|source| StartError::Bind {
+        addr: common.bind_addr,
+        source,
+    })?;
+    let server = crate::http::serve(
+        listener,
+        common.server,
+        S::BODY_LIMIT,
+        S::openapi(),
+        move |cfg: &mut web::ServiceConfig| {
+            state.register(cfg);
+            (S::ROUTES)(cfg);
+        },
+    )?;
+    for task in background {
+        actix_web::rt::spawn(task);
+    }
+    Ok(server)
+}
+
+/// A service binary's `main`: reads a `.env` file if there is one, parses the command line,
+/// starts logging and runs the subcommand (see [`crate::config::run_command`]).
+pub async fn main<S: Service>() -> std::process::ExitCode {
+    let _ = dotenvy::dotenv();
+    let (command, config) = S::command_line(<S::Cli as clap::Parser>::parse());
+    crate::logging::init();
+    crate::config::run_command::<S>(command, config).await
+}
