@@ -4,8 +4,10 @@
 
 mod auth;
 mod config;
+mod hardening;
 mod helpers;
 mod keys;
+mod metrics;
 mod outage;
 mod paging;
 mod posts;
