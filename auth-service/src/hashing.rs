@@ -4,6 +4,7 @@
 //! (one per core by default) does all of it; a bounded queue lets a burst wait its turn,
 //! and past the queue signup and login answer 503 with `Retry-After` instead of piling up.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -22,6 +23,24 @@ pub struct PasswordHasher {
     cost: u32,
     /// Hash checked for unknown emails, so they take as long as a wrong password.
     dummy_hash: Arc<OnceLock<String>>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    /// Jobs accepted and not yet taken by a thread.
+    queued: AtomicUsize,
+    /// Jobs refused because the queue was full.
+    rejected: AtomicU64,
+}
+
+/// The hashing queue now (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingStats {
+    /// Jobs waiting for a hashing thread.
+    pub queued: usize,
+    /// Jobs refused (503) since start because the queue was full.
+    pub rejected: u64,
 }
 
 impl PasswordHasher {
@@ -39,6 +58,7 @@ impl PasswordHasher {
             jobs,
             cost,
             dummy_hash: Arc::new(OnceLock::new()),
+            counts: Arc::default(),
         };
         // Prepare the dummy hash in the background so start-up does not wait for it.
         let dummy = Arc::clone(&hasher.dummy_hash);
@@ -54,21 +74,28 @@ impl PasswordHasher {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let (tx, rx) = oneshot::channel();
+        let counts = Arc::clone(&self.counts);
         let job: Job = Box::new(move || {
+            counts.queued.fetch_sub(1, Ordering::Relaxed);
             let _ = tx.send(f());
         });
+        // Counted before it is sent, so a thread taking it at once never counts below zero.
+        self.counts.queued.fetch_add(1, Ordering::Relaxed);
         match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
+                self.counts.queued.fetch_sub(1, Ordering::Relaxed);
+                self.counts.rejected.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::Unavailable {
                     cause: "password hashing queue is full".into(),
                     retry_after: 1,
-                })
+                });
             }
             Err(TrySendError::Disconnected(_)) => {
+                self.counts.queued.fetch_sub(1, Ordering::Relaxed);
                 return Err(ApiError::Internal(
                     "password hashing threads stopped".into(),
-                ))
+                ));
             }
         }
         rx.await
@@ -87,7 +114,15 @@ impl PasswordHasher {
         let cost = self.cost;
         self.submit(move || bcrypt::hash(password, cost))
             .await?
-            .map_err(|e| ApiError::Internal(format!("bcrypt failed: {e}")))
+            .map_err(ApiError::internal)
+    }
+
+    /// Jobs waiting for a thread, and jobs refused since start.
+    pub fn stats(&self) -> HashingStats {
+        HashingStats {
+            queued: self.counts.queued.load(Ordering::Relaxed),
+            rejected: self.counts.rejected.load(Ordering::Relaxed),
+        }
     }
 
     /// Checks a password against a stored hash, or against a dummy hash when there is no

@@ -13,6 +13,7 @@ use std::time::Duration;
 use actix_web::web;
 use std::sync::Arc;
 
+use service_kit::error::chain;
 use shared_claims::{Alg, KeySet, Revocations, Verifier, VerifyConfig};
 
 use crate::config::Config;
@@ -88,7 +89,7 @@ pub fn verifier(config: &Config) -> Result<(web::Data<Verifier>, Vec<KeyLoader>)
                 Box::new(move || {
                     let client = refresh_client.clone();
                     let url = refresh_url.clone();
-                    Box::pin(async move { fetch_jwks(&client, &url).await })
+                    Box::pin(async move { Ok(fetch_jwks(&client, &url).await?) })
                 }),
             );
             let verifier = web::Data::new(with_revocations(verifier, &mut tasks)?);
@@ -112,8 +113,32 @@ fn http_client(option: &str) -> Result<reqwest::Client, StartError> {
         .map_err(|e| StartError::Config(format!("{option}: HTTP client: {e}")))
 }
 
+/// Why a document of the auth service (its JWKS, its feed of ended sessions) could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No answer, an error status, or a body that could not be read or decoded.
+    #[error("GET {url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    /// A JWKS that does not parse.
+    #[error("{url}: {source}")]
+    Keys {
+        url: String,
+        source: shared_claims::KeyError,
+    },
+}
+
+impl FetchError {
+    /// Wraps a reqwest error of a GET of `url`.
+    pub(crate) fn http(url: &str) -> impl FnOnce(reqwest::Error) -> FetchError + '_ {
+        move |source| FetchError::Http {
+            url: url.to_owned(),
+            source,
+        }
+    }
+}
+
 /// Fetches and parses a JWKS document.
-pub async fn fetch_jwks(client: &reqwest::Client, url: &str) -> Result<KeySet, String> {
+pub async fn fetch_jwks(client: &reqwest::Client, url: &str) -> Result<KeySet, FetchError> {
     fetch_jwks_with_age(client, url).await.map(|(keys, _)| keys)
 }
 
@@ -122,13 +147,13 @@ pub async fn fetch_jwks(client: &reqwest::Client, url: &str) -> Result<KeySet, S
 pub async fn fetch_jwks_with_age(
     client: &reqwest::Client,
     url: &str,
-) -> Result<(KeySet, Duration), String> {
+) -> Result<(KeySet, Duration), FetchError> {
     let resp = client
         .get(url)
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(FetchError::http(url))?;
     let max_age = resp
         .headers()
         .get(reqwest::header::CACHE_CONTROL)
@@ -136,8 +161,11 @@ pub async fn fetch_jwks_with_age(
         .and_then(max_age)
         .unwrap_or(DEFAULT_MAX_AGE)
         .clamp(Duration::from_secs(1), LONGEST_MAX_AGE);
-    let body = resp.text().await.map_err(|e| format!("GET {url}: {e}"))?;
-    let keys = KeySet::from_jwks_json(&body).map_err(|e| format!("{url}: {e}"))?;
+    let body = resp.text().await.map_err(FetchError::http(url))?;
+    let keys = KeySet::from_jwks_json(&body).map_err(|source| FetchError::Keys {
+        url: url.to_owned(),
+        source,
+    })?;
     Ok((keys, max_age))
 }
 
@@ -163,7 +191,9 @@ async fn load_and_keep_current(
 ) {
     let mut wait = FIRST_RETRY;
     let mut keep_for = loop {
-        match fetch_jwks_with_age(&client, &url).await {
+        let fetched = fetch_jwks_with_age(&client, &url).await;
+        verifier.record_key_refresh(matches!(&fetched, Ok((keys, _)) if !keys.is_empty()));
+        match fetched {
             Ok((keys, max_age)) if !keys.is_empty() => {
                 log::info!("loaded {} verification key(s) from {url}", keys.len());
                 verifier.update_keys(keys);
@@ -172,14 +202,19 @@ async fn load_and_keep_current(
             // Keys arrived another way (a refresh on an unknown kid) meanwhile.
             _ if verifier.has_keys() => break DEFAULT_MAX_AGE.min(MAX_RETRY),
             Ok(_) => log::warn!("{url} lists no Ed25519 keys yet; retrying in {wait:?}"),
-            Err(e) => log::warn!("cannot load verification keys: {e}; retrying in {wait:?}"),
+            Err(e) => log::warn!(
+                "cannot load verification keys: {}; retrying in {wait:?}",
+                chain(&e)
+            ),
         }
         actix_web::rt::time::sleep(wait).await;
         wait = (wait * 2).min(MAX_RETRY);
     };
     loop {
         actix_web::rt::time::sleep(keep_for).await;
-        keep_for = match fetch_jwks_with_age(&client, &url).await {
+        let fetched = fetch_jwks_with_age(&client, &url).await;
+        verifier.record_key_refresh(matches!(&fetched, Ok((keys, _)) if !keys.is_empty()));
+        keep_for = match fetched {
             Ok((keys, max_age)) if !keys.is_empty() => {
                 let kids = keys.kids().join(", ");
                 if verifier.update_keys(keys) {
@@ -192,7 +227,10 @@ async fn load_and_keep_current(
                 RETRY_AFTER_FAILURE
             }
             Err(e) => {
-                log::warn!("refreshing verification keys failed, keeping the current ones: {e}");
+                log::warn!(
+                    "refreshing verification keys failed, keeping the current ones: {}",
+                    chain(&e)
+                );
                 RETRY_AFTER_FAILURE
             }
         };

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use service_kit::error::chain;
 use shared_claims::{Revocations, Verifier};
+
+use crate::keys::FetchError;
 
 /// Time between two polls.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -41,7 +44,11 @@ struct Ended {
     until: i64,
 }
 
-async fn fetch(client: &reqwest::Client, url: &str, since: Option<i64>) -> Result<Feed, String> {
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    since: Option<i64>,
+) -> Result<Feed, FetchError> {
     let url = match since {
         Some(since) => {
             let sep = if url.contains('?') { '&' } else { '?' };
@@ -55,10 +62,10 @@ async fn fetch(client: &reqwest::Client, url: &str, since: Option<i64>) -> Resul
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| format!("GET {url}: {e}"))?
+        .map_err(FetchError::http(url))?
         .json::<Feed>()
         .await
-        .map_err(|e| format!("GET {url}: {e}"))
+        .map_err(FetchError::http(url))
 }
 
 /// Polls the feed forever (spawn it once the service starts).
@@ -88,6 +95,7 @@ pub async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: S
                 last_logged = None;
             }
             Err(e) => {
+                let e = chain(&e);
                 failing.get_or_insert_with(Instant::now);
                 if last_logged.is_none_or(|t| t.elapsed() >= STALE_LOG_EVERY) {
                     last_logged = Some(Instant::now());

@@ -43,6 +43,12 @@ pub struct ServerArgs {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_seconds: u64,
 
+    /// Seconds a request body may take to arrive once the handler reads it; a slower body is
+    /// answered 408 and its connection closed (the head has its own 5 s limit).
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_seconds: u64,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: Option<u32>,

@@ -413,9 +413,9 @@ impl DbError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
         if e.is_transient() {
-            ApiError::unavailable(e.to_string())
+            ApiError::unavailable(e)
         } else {
-            ApiError::Internal(format!("database error: {e}"))
+            ApiError::internal(e)
         }
     }
 }
@@ -429,6 +429,38 @@ pub struct Db {
     /// each holding a blocking thread while it waits for a connection.
     permits: std::sync::Arc<tokio::sync::Semaphore>,
     acquire_timeout: Duration,
+    /// Requests waiting for a permit (for [`Db::stats`]).
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// What the pool holds now (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// Connections open (in use or idle).
+    pub open: u32,
+    /// Connections checked out by a request.
+    pub in_use: u32,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}
+
+/// Counts a request as waiting for a connection while it lives (a request cancelled while
+/// it waits is uncounted too).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(counter: &'a std::sync::atomic::AtomicUsize) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Client settings added to a PostgreSQL URL unless it sets them: connecting gives up after
@@ -481,11 +513,23 @@ impl Db {
                 options.max_connections as usize,
             )),
             acquire_timeout: options.acquire_timeout,
+            waiting: Default::default(),
         }
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Connections open, in use, and requests waiting for one.
+    pub fn stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        PoolStats {
+            max_connections: self.pool.max_size(),
+            open: state.connections,
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Takes a connection from the pool, waiting at most the acquire timeout.
@@ -502,12 +546,14 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let permit = match tokio::time::timeout(
+        let waiting = Waiting::new(&self.waiting);
+        let acquired = tokio::time::timeout(
             self.acquire_timeout,
             std::sync::Arc::clone(&self.permits).acquire_owned(),
         )
-        .await
-        {
+        .await;
+        drop(waiting);
+        let permit = match acquired {
             Ok(Ok(permit)) => permit,
             _ => {
                 return Err(E::from(DbError::Unavailable(

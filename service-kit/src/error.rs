@@ -7,6 +7,11 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+/// The cause of an internal failure or of an unavailability: any error, kept typed (with its
+/// own sources) until it is logged. A plain message converts too
+/// (`ApiError::Internal("invariant broken".into())`).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Seconds a client is asked to wait when the database or a worker pool is unavailable.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 
@@ -55,21 +60,43 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after: u64 },
-    /// The database or a worker pool cannot take the request now; the cause is logged.
-    #[error("service unavailable: {cause}")]
-    Unavailable { cause: String, retry_after: u64 },
+    /// The database or a worker pool cannot take the request now; the cause is logged (once,
+    /// with the request id, by [`crate::logging::access_log`]).
+    #[error("service unavailable")]
+    Unavailable {
+        #[source]
+        cause: Cause,
+        retry_after: u64,
+    },
     #[error("request body too large")]
     PayloadTooLarge,
-    /// A bug or an unexpected failure; the cause is logged, the client sees a generic text.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A bug or an unexpected failure; the cause is logged (once, with the request id, by
+    /// [`crate::logging::access_log`]), the client sees a generic text.
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 impl ApiError {
-    pub fn unavailable(cause: impl Into<String>) -> ApiError {
+    /// 503 with the default `Retry-After`, keeping `cause` for the log.
+    pub fn unavailable(cause: impl Into<Cause>) -> ApiError {
         ApiError::Unavailable {
             cause: cause.into(),
             retry_after: UNAVAILABLE_RETRY_AFTER_SECONDS,
+        }
+    }
+
+    /// 500, keeping `cause` (an error, or a message for a broken invariant) for the log.
+    pub fn internal(cause: impl Into<Cause>) -> ApiError {
+        ApiError::Internal(cause.into())
+    }
+
+    /// What the log must say about this error: the level and the whole cause chain, for the
+    /// errors whose cause the client does not see (500 and 503); `None` for the others.
+    pub fn logged_cause(&self) -> Option<(log::Level, String)> {
+        match self {
+            ApiError::Internal(_) => Some((log::Level::Error, chain(self))),
+            ApiError::Unavailable { .. } => Some((log::Level::Warn, chain(self))),
+            _ => None,
         }
     }
 
@@ -114,22 +141,115 @@ impl ResponseError for ApiError {
                 set_retry_after(&mut resp, *retry_after);
                 resp
             }
-            ApiError::Unavailable { cause, retry_after } => {
-                log::warn!("answering 503: {cause}");
+            // The causes of these two are logged by the access middleware, once, with the
+            // request id; the client sees a generic text.
+            ApiError::Unavailable { retry_after, .. } => {
                 let mut resp = detail_response(status, "Service temporarily unavailable");
                 set_retry_after(&mut resp, *retry_after);
                 resp
             }
             ApiError::PayloadTooLarge => detail_response(status, "Request body too large"),
-            ApiError::Internal(cause) => {
-                log::error!("internal error: {cause}");
-                detail_response(status, "Internal Server Error")
-            }
+            ApiError::Internal(_) => detail_response(status, "Internal Server Error"),
         }
     }
+}
+
+/// An error and its sources on one line: `outer: inner: innermost`.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let more = e.to_string();
+        // An error that repeats its source's text (`#[error(transparent)]`-like) adds nothing.
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = e.source();
+    }
+    text
 }
 
 fn set_retry_after(resp: &mut HttpResponse, seconds: u64) {
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::db::DbError;
+
+    #[test]
+    fn causes_stay_typed_and_messages_still_convert() {
+        let e: ApiError = DbError::Query(diesel::result::Error::NotFound).into();
+        assert!(matches!(e, ApiError::Internal(_)));
+        let source = e.source().expect("a source");
+        assert!(
+            matches!(
+                source.downcast_ref::<DbError>(),
+                Some(DbError::Query(diesel::result::Error::NotFound))
+            ),
+            "{source:?}"
+        );
+        let e: ApiError = DbError::Unavailable("pool timed out".into()).into();
+        assert!(e.source().unwrap().downcast_ref::<DbError>().is_some());
+        assert_eq!(
+            e.logged_cause(),
+            Some((
+                log::Level::Warn,
+                "service unavailable: database unavailable: pool timed out".into()
+            ))
+        );
+        // A message for a broken invariant, as handlers write it.
+        let e = ApiError::Internal("validated fields missing".into());
+        assert_eq!(
+            e.logged_cause(),
+            Some((
+                log::Level::Error,
+                "internal error: validated fields missing".into()
+            ))
+        );
+        assert_eq!(ApiError::NotFound("x".into()).logged_cause(), None);
+    }
+
+    #[test]
+    fn chain_skips_a_source_its_error_already_shows() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("GET /x: {0}")]
+        struct Shows(#[source] std::io::Error);
+        let e = ApiError::internal(Shows(std::io::Error::other("refused")));
+        assert_eq!(chain(&e), "internal error: GET /x: refused");
+    }
+
+    #[test]
+    fn bodies_are_the_generic_course_texts() {
+        let body = |e: ApiError| {
+            let resp = e.error_response();
+            let status = resp.status().as_u16();
+            let retry = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let bytes =
+                futures_util::FutureExt::now_or_never(actix_web::body::to_bytes(resp.into_body()))
+                    .unwrap()
+                    .unwrap();
+            (status, String::from_utf8(bytes.to_vec()).unwrap(), retry)
+        };
+        assert_eq!(
+            body(ApiError::internal(std::io::Error::other("secret detail"))),
+            (500, r#"{"detail":"Internal Server Error"}"#.into(), None)
+        );
+        assert_eq!(
+            body(ApiError::unavailable("secret detail")),
+            (
+                503,
+                r#"{"detail":"Service temporarily unavailable"}"#.into(),
+                Some("5".into())
+            )
+        );
+    }
 }

@@ -195,7 +195,9 @@ impl BoundServer {
 }
 
 /// The HTTP server every service runs: `configure` adds the service's state and routes; around
-/// them come access lines, CORS, JSON bodies for framework errors, the body limit, the OpenAPI
+/// them come access lines with request ids and request metrics (a
+/// [`crate::metrics::Metrics`] in the app data, for the service's `/metrics`), CORS, JSON
+/// bodies for framework errors, the body limit and the body-read deadline, the OpenAPI
 /// document at `/openapi.json` with Swagger UI at `/docs/` (served from the binary), and a
 /// JSON 404 for unknown paths. Signals are left to [`stop_on_signal`], so Ctrl-C is as
 /// graceful as SIGTERM, within `shutdown_grace_seconds`.
@@ -209,14 +211,29 @@ pub fn serve<F>(
 where
     F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
 {
+    use actix_web::middleware::from_fn;
     use actix_web::{web, App, HttpServer};
     let port = listener.local_addr()?.port();
     let origins = comma_list(&args.cors_allow_origins);
+    let body_read_timeout = crate::deadline::BodyReadTimeout(std::time::Duration::from_secs(
+        args.body_read_timeout_seconds,
+    ));
+    // One set of request metrics for all workers.
+    let metrics = web::Data::new(crate::metrics::Metrics::new());
+    // Protocol errors found while parsing a request head (431 for a head over actix-http's
+    // buffer, 400 for a malformed head such as a NUL in a header, 408 for a head not received
+    // within `client_request_timeout`) are answered by actix-http's h1 dispatcher itself, with
+    // an empty body, before any App, middleware or error handler exists for the request: they
+    // cannot be given the `{"detail": ...}` shape here. Everything from the head on (unknown
+    // paths, methods, extractor failures, 413, the body deadline's 408) is JSON.
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::deadline::body_read_deadline))
             .wrap(json_errors())
             .wrap(cors(&origins))
-            .wrap(actix_web::middleware::from_fn(crate::logging::access_log))
+            .wrap(from_fn(crate::logging::access_log))
+            .app_data(metrics.clone())
+            .app_data(body_read_timeout)
             .app_data(crate::input::BodyLimit(body_limit))
             .configure(configure.clone())
             .service(

@@ -5,10 +5,12 @@
 
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod http;
 pub mod input;
 pub mod logging;
+pub mod metrics;
 pub mod service;
 pub mod testing;
 pub mod time;

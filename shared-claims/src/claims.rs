@@ -32,8 +32,13 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The user id (`sub` parsed as `i64`), if `sub` is numeric.
+    /// The user id: `sub` when it is a positive integer in canonical decimal form (`42`;
+    /// never `0`, `-1`, `+1`, `01` or ` 1`), so one user has exactly one spelling.
     pub fn user_id(&self) -> Option<i64> {
+        let sub = self.sub.as_bytes();
+        if sub.first().is_none_or(|&b| b == b'0') || !sub.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
         self.sub.parse().ok()
     }
 }

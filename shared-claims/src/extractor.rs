@@ -56,11 +56,18 @@ impl ResponseError for AuthError {
 
 /// Extracts the token of an `Authorization: Bearer <token>` header (scheme is
 /// case-insensitive).
+///
+/// A request with more than one `Authorization` header is not authenticated (401, as with
+/// none): a proxy that reads another of them than this service would disagree about who the
+/// caller is, and every protected operation already documents 401 for unusable credentials.
 fn bearer_token(req: &HttpRequest) -> Result<String, AuthError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(AuthError::NotAuthenticated)?
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let value = values.next().ok_or(AuthError::NotAuthenticated)?;
+    if values.next().is_some() {
+        log::debug!("refused a request with more than one Authorization header");
+        return Err(AuthError::NotAuthenticated);
+    }
+    let value = value
         .to_str()
         .map_err(|_| AuthError::NotAuthenticated)?
         .trim();
@@ -182,6 +189,36 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["id"], 5);
         assert_eq!(v["email"], "x@example.com");
+    }
+
+    #[actix_web::test]
+    async fn two_authorization_headers_are_not_authenticated_even_if_one_is_valid() {
+        let app = test::init_service(
+            App::new()
+                .app_data(verifier())
+                .route("/me", web::get().to(me)),
+        )
+        .await;
+        let token = encode_for_testing(
+            &claims_for_testing(5, "x@example.com", 300),
+            &test_signing_key(),
+        );
+        let valid = format!("Bearer {token}");
+        for pair in [
+            [valid.as_str(), "Bearer other"],
+            ["Bearer other", &valid],
+            [&valid, &valid],
+        ] {
+            let req = test::TestRequest::get()
+                .uri("/me")
+                .append_header((header::AUTHORIZATION, pair[0]))
+                .append_header((header::AUTHORIZATION, pair[1]))
+                .to_request();
+            let resp = test::call_service(&app, req).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{pair:?}");
+            let body = test::read_body(resp).await;
+            assert_eq!(&body[..], NOT_AUTH.as_bytes(), "{pair:?}");
+        }
     }
 
     #[actix_web::test]

@@ -35,6 +35,29 @@ pub fn encode_for_testing(claims: &impl Serialize, key: &SigningKey) -> String {
     jsonwebtoken::encode(&header, claims, &key.encoding_key()).expect("EdDSA encoding")
 }
 
+/// Encodes arbitrary claims as an EdDSA token with exactly this header JSON (for tokens the
+/// typed header cannot express, such as `"crit": null`).
+pub fn encode_with_header_for_testing(
+    header: &serde_json::Value,
+    claims: &impl Serialize,
+    key: &SigningKey,
+) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).expect("header JSON")),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims JSON"))
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &key.encoding_key(),
+        jsonwebtoken::Algorithm::EdDSA,
+    )
+    .expect("EdDSA signing");
+    format!("{message}.{signature}")
+}
+
 /// Encodes arbitrary claims as an HS256 token (no `kid`).
 pub fn encode_hs256_for_testing(claims: &impl Serialize, secret: &[u8]) -> String {
     let header = Header::new(jsonwebtoken::Algorithm::HS256);

@@ -221,13 +221,22 @@ impl KeySet {
     /// The algorithm is pinned to the key set's (checked before key lookup);
     /// `exp`, `iss`, `aud`, `sub` are required; `nbf` is validated; `iss`/`aud`
     /// must equal `config`; leeway is `config.leeway_seconds`. A token is invalid
-    /// from its `exp` second on, and `sub` must be a numeric user id.
+    /// from its `exp` second on, `sub` must be a user id (a positive integer in canonical
+    /// form), and a header with `crit` is refused.
     pub fn verify(&self, token: &str, config: &VerifyConfig) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::Malformed("token too long".into()));
         }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| VerifyError::Malformed(format!("header: {e}")))?;
+        // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` lists extensions it
+        // does not understand. This verifier understands none, so any `crit` is refused (an
+        // empty or null one too: the RFC forbids those).
+        if header.crit.is_some() || header_has_crit(token) {
+            return Err(VerifyError::Malformed(
+                "header: critical extensions (crit) are not supported".into(),
+            ));
+        }
         let expected = self.algorithm();
         if header.alg != expected.to_jwt() {
             return Err(VerifyError::AlgorithmMismatch {
@@ -273,10 +282,25 @@ impl KeySet {
             return Err(VerifyError::NotYetValid);
         }
         if claims.user_id().is_none() {
-            return Err(VerifyError::Invalid("sub is not a numeric user id".into()));
+            return Err(VerifyError::Invalid(
+                "sub is not a positive integer in canonical form".into(),
+            ));
         }
         Ok(claims)
     }
+}
+
+/// Whether the token's header names a `crit` member at all (`"crit": null` included, which
+/// the parsed header cannot tell from an absent one).
+fn header_has_crit(token: &str) -> bool {
+    let Some(segment) = token.split('.').next() else {
+        return false;
+    };
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+        .is_some_and(|header| header.get("crit").is_some())
 }
 
 fn map_jwt_error(e: jsonwebtoken::errors::Error) -> VerifyError {
@@ -296,12 +320,33 @@ fn map_jwt_error(e: jsonwebtoken::errors::Error) -> VerifyError {
     }
 }
 
+/// Why a key set could not be fetched (the fetcher's own error, kept for the log).
+pub type RefreshError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Fetches a fresh key set (e.g. the auth service's JWKS).
-pub type RefreshFn = Box<dyn Fn() -> BoxFuture<'static, Result<KeySet, String>> + Send + Sync>;
+pub type RefreshFn =
+    Box<dyn Fn() -> BoxFuture<'static, Result<KeySet, RefreshError>> + Send + Sync>;
 
 struct Refresh {
     min_interval: Duration,
     fetch: RefreshFn,
+}
+
+/// How often the keys were fetched again, and how often that failed (for metrics).
+#[derive(Debug, Default)]
+struct RefreshCounts {
+    refreshes: std::sync::atomic::AtomicU64,
+    failures: std::sync::atomic::AtomicU64,
+}
+
+impl RefreshCounts {
+    fn record(&self, succeeded: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.refreshes.fetch_add(1, Relaxed);
+        if !succeeded {
+            self.failures.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 /// The verifier a service keeps in its app state: a [`KeySet`] that can be
@@ -317,6 +362,7 @@ pub struct Verifier {
     /// Ended sessions whose tokens are refused (checked on every verification, remembered
     /// or not).
     revocations: Option<Arc<Revocations>>,
+    refreshes: Arc<RefreshCounts>,
 }
 
 /// Tokens this verifier accepted recently, with the key set that accepted them: a client
@@ -375,6 +421,7 @@ impl Verifier {
                 entries: std::sync::Mutex::new(std::collections::HashMap::new()),
             },
             revocations: None,
+            refreshes: Arc::default(),
         }
     }
 
@@ -449,8 +496,11 @@ impl Verifier {
             // cannot cancel it (and so cannot keep new keys out for `min_interval`).
             let fetch = (refresh.fetch)();
             let slot = Arc::clone(&self.keys);
+            let counts = Arc::clone(&self.refreshes);
             let task = tokio::spawn(async move {
-                match fetch.await {
+                let result = fetch.await;
+                counts.record(matches!(&result, Ok(keys) if !keys.is_empty()));
+                match result {
                     Ok(keys) if keys.is_empty() => {
                         log::warn!("refreshed key set is empty; keeping the old keys")
                     }
@@ -487,6 +537,23 @@ impl Verifier {
         }
         install(&self.keys, keys);
         true
+    }
+
+    /// Counts a fetch of the key set made outside [`Verifier::verify`] (a service's
+    /// periodic refresh), so [`Verifier::key_refreshes`] covers every fetch. A fetch that
+    /// yields no usable key counts as failed.
+    pub fn record_key_refresh(&self, succeeded: bool) {
+        self.refreshes.record(succeeded);
+    }
+
+    /// How many times the key set was fetched again (on an unknown `kid`, or as recorded by
+    /// [`Verifier::record_key_refresh`]), and how many of those fetches failed.
+    pub fn key_refreshes(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.refreshes.refreshes.load(Relaxed),
+            self.refreshes.failures.load(Relaxed),
+        )
     }
 
     /// The verification config.

@@ -72,7 +72,7 @@ fn token_hash(token: &str) -> String {
 fn unix(ts: i64) -> Result<NaiveDateTime, ApiError> {
     DateTime::from_timestamp(ts, 0)
         .map(|t| t.naive_utc())
-        .ok_or_else(|| ApiError::Internal(format!("timestamp {ts} out of range")))
+        .ok_or_else(|| ApiError::internal(format!("timestamp {ts} out of range")))
 }
 
 fn token_response(token: Token) -> HttpResponse {
@@ -100,7 +100,7 @@ fn access_token(
             Some(sid),
             now,
         )
-        .map_err(|e| ApiError::Internal(format!("cannot sign token: {e}")))
+        .map_err(ApiError::internal)
 }
 
 /// Starts a session for a user whose password was just checked; answers the login.

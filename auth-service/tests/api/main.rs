@@ -2,9 +2,11 @@
 //! a fresh database, on SQLite and on PostgreSQL.
 
 mod config;
+mod hardening;
 mod helpers;
 mod keys;
 mod login;
+mod metrics;
 mod outage;
 mod replicas;
 mod sessions;

@@ -4,9 +4,11 @@
 
 mod auth;
 mod config;
+mod hardening;
 mod helpers;
 mod inputs;
 mod keys;
+mod metrics;
 mod outage;
 mod paging;
 mod posts;

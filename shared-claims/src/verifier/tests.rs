@@ -209,6 +209,65 @@ fn rejects_non_numeric_sub() {
 }
 
 #[test]
+fn rejects_sub_that_is_not_a_positive_integer_in_canonical_form() {
+    for sub in [
+        "-1",
+        "0",
+        "+1",
+        "01",
+        "00",
+        " 1",
+        "1 ",
+        "1.0",
+        "1e3",
+        "",
+        "9223372036854775808",
+    ] {
+        let token = ed_token(&with(valid_claims(), "sub", json!(sub)));
+        assert!(
+            matches!(verify_ed(&token), Err(VerifyError::Invalid(_))),
+            "sub {sub:?}"
+        );
+    }
+    for (sub, id) in [("1", 1), ("10", 10), ("9223372036854775807", i64::MAX)] {
+        let token = ed_token(&with(valid_claims(), "sub", json!(sub)));
+        assert_eq!(
+            verify_ed(&token).unwrap().user_id(),
+            Some(id),
+            "sub {sub:?}"
+        );
+    }
+}
+
+/// An EdDSA token signed with the test key, with this exact header JSON.
+fn ed_token_with_raw_header(header: &Value, claims: &Value) -> String {
+    encode_with_header_for_testing(header, claims, &test_signing_key())
+}
+
+#[test]
+fn rejects_a_header_with_crit_whatever_it_lists() {
+    let kid = test_signing_key().kid().to_string();
+    // A correctly signed token with a critical extension the verifier does not understand.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.clone());
+    header.crit = Some(vec!["exp".into()]);
+    let token =
+        jsonwebtoken::encode(&header, &valid_claims(), &test_signing_key().encoding_key()).unwrap();
+    assert!(matches!(verify_ed(&token), Err(VerifyError::Malformed(_))));
+    for crit in [json!(["b64"]), json!([]), json!(null)] {
+        let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid, "crit": crit });
+        let token = ed_token_with_raw_header(&header, &valid_claims());
+        assert!(
+            matches!(verify_ed(&token), Err(VerifyError::Malformed(_))),
+            "crit {crit}"
+        );
+    }
+    // The same header without crit verifies: only crit is refused.
+    let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
+    assert!(verify_ed(&ed_token_with_raw_header(&header, &valid_claims())).is_ok());
+}
+
+#[test]
 fn rejects_missing_other_claims() {
     for claim in ["email", "jti", "iat", "nbf"] {
         let token = ed_token(&without(valid_claims(), claim));
@@ -395,6 +454,13 @@ async fn refresh_picks_up_new_key() {
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     assert!(verifier.verify(&token).await.is_ok());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(verifier.key_refreshes(), (1, 0), "one refresh, succeeded");
+    verifier.record_key_refresh(false);
+    assert_eq!(
+        verifier.key_refreshes(),
+        (2, 1),
+        "a periodic fetch recorded"
+    );
     // Old keys still work; no further refresh needed.
     assert!(verifier.verify(&ed_token(&valid_claims())).await.is_ok());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -451,13 +517,14 @@ async fn failed_refresh_keeps_old_keys() {
         Duration::from_secs(60),
         Box::new(move || {
             c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Err("auth service down".to_string()) })
+            Box::pin(async { Err("auth service down".into()) })
         }),
     );
     let stranger = SigningKey::generate().unwrap();
     let token = encode_for_testing(&valid_claims(), &stranger);
     assert!(verifier.verify(&token).await.is_err());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(verifier.key_refreshes(), (1, 1), "one refresh, failed");
     assert!(verifier.has_keys());
     assert!(verifier.verify(&ed_token(&valid_claims())).await.is_ok());
 }

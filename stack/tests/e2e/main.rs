@@ -9,6 +9,7 @@ mod docs;
 mod ephemeral;
 mod expiry;
 mod gateway;
+mod gateway_metrics;
 mod harness;
 mod helpers;
 mod processes;
