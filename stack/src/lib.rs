@@ -126,7 +126,7 @@ impl clap::CommandFactory for StackConfig {
             .args(borrowed)
             .mut_arg("bcrypt_cost", |a| {
                 let help = format!(
-                    "{} Default: {DEFAULT_BCRYPT_COST}, or {EPHEMERAL_BCRYPT_COST} with --ephemeral.",
+                    "{} (default: {DEFAULT_BCRYPT_COST}, or {EPHEMERAL_BCRYPT_COST} with --ephemeral)",
                     a.get_help().map(ToString::to_string).unwrap_or_default()
                 );
                 a.default_value(None::<&str>).help(help)
