@@ -4,6 +4,7 @@
 
 mod auth;
 mod config;
+mod exit_stress;
 mod helpers;
 mod keys;
 mod outage;
