@@ -38,7 +38,7 @@ BENCH = os.path.join(ROOT, "bench")
 USERS = 10
 POSTS = 200
 PASSWORD = "bench-password"  # what bench/wrk/login.lua sends
-AUTH_PORT, POSTS_PORT, KEYS_PORT = 18201, 18200, 18202
+PORTS = {"posts": 0, "auth": 1, "keys": 2}  # offsets from --port
 
 
 def log(msg):
@@ -142,7 +142,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pg", default=os.environ.get("BENCH_POSTGRES_URL",
                                                    "postgres://postgres:postgres@127.0.0.1:5432/postgres"),
-                    help="PostgreSQL server (an admin database URL); stress_auth and stress_posts are (re)created")
+                    help="PostgreSQL server (an admin database URL); the databases of --name are (re)created there")
     ap.add_argument("--service", choices=["auth", "posts", "both"], default="both")
     ap.add_argument("--cycles", type=int, default=200, help="SIGTERMs per service")
     ap.add_argument("--connections", type=int, default=128, help="wrk connections")
@@ -160,6 +160,9 @@ def main():
     ap.add_argument("--profile", choices=["release", "debug"], default="release",
                     help="which build of the binaries to run (--skip-build with debug: the test suite's)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory even without a crash")
+    ap.add_argument("--name", default="stress",
+                    help="prefix of the two databases (NAME_auth, NAME_posts): runs side by side need their own")
+    ap.add_argument("--port", type=int, default=18200, help="first of the three ports used")
     args = ap.parse_args()
 
     if shutil.which("wrk") is None:
@@ -178,11 +181,13 @@ def main():
                         "--bins"], cwd=ROOT, check=True)
 
     base = args.pg.rsplit("/", 1)[0]
-    for db in ("stress_auth", "stress_posts"):
+    auth_name, posts_name = f"{args.name}_auth", f"{args.name}_posts"
+    for db in (auth_name, posts_name):
         psql(args.pg, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         psql(args.pg, f"CREATE DATABASE {db}")
-    auth_db = with_query(f"{base}/stress_auth", sslmode="require")
-    posts_db = with_query(f"{base}/stress_posts", sslmode="require")
+    auth_db = with_query(f"{base}/{auth_name}", sslmode="require")
+    posts_db = with_query(f"{base}/{posts_name}", sslmode="require")
+    AUTH_PORT, POSTS_PORT, KEYS_PORT = (args.port + PORTS[k] for k in ("auth", "posts", "keys"))
 
     tmp = tempfile.mkdtemp(prefix="shutdown-stress-")
     key = os.path.join(tmp, "key.pem")
@@ -224,8 +229,8 @@ def main():
             f.write("\n".join(tokens) + "\n")
         wrk_env = {**os.environ, "BENCH_DIR": BENCH, "BENCH_TOKENS": tokens_file, "BENCH_USERS": str(USERS)}
 
-        plan = [("auth-service", AUTH_PORT, auth_env, "login.lua", "stress_auth"),
-                ("posts-service", POSTS_PORT, posts_env, "list.lua", "stress_posts")]
+        plan = [("auth-service", AUTH_PORT, auth_env, "login.lua", auth_name),
+                ("posts-service", POSTS_PORT, posts_env, "list.lua", posts_name)]
         for name, port, env, script, database in plan:
             if args.service != "both" and not name.startswith(args.service):
                 continue
