@@ -214,7 +214,10 @@ impl DbConn {
     /// Opens a connection, reporting the backend's own error (not a generic "invalid URL").
     pub fn establish(url: &str) -> Result<DbConn, diesel::ConnectionError> {
         match Backend::of_url(url) {
-            Backend::Postgres => PgConnection::establish(url).map(DbConn::Pg),
+            Backend::Postgres => {
+                openssl_without_exit_cleanup();
+                PgConnection::establish(url).map(DbConn::Pg)
+            }
             Backend::Sqlite => {
                 let path = sqlite_path(url);
                 if let Some(dir) = Path::new(path).parent() {
@@ -292,6 +295,24 @@ pub enum MigrationError {
     Unlock(#[source] diesel::result::Error),
     #[error("{0}")]
     Apply(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Initialises OpenSSL (which libpq uses for TLS and SCRAM) so that it registers no `atexit`
+/// clean-up; called before the first PostgreSQL connection, as the first initialisation decides.
+///
+/// By default OpenSSL 3 frees its global state (locks, algorithm tables, random generators) in
+/// an `atexit` handler, `OPENSSL_cleanup`, which runs on the main thread once `main` returns. Other
+/// threads may still be inside libpq then, and nothing in the process can wait for all of them:
+/// r2d2's own threads opening a connection for the pool (TLS handshake, SCRAM's HMACs), and
+/// blocking tasks whose query outlived a forced shutdown. Core dumps of services that crashed on
+/// SIGTERM under load (`bench/shutdown_stress.py`) show exactly that: the main thread in
+/// `exit` → `OPENSSL_cleanup`, and an `r2d2-worker` thread in `PQconnectdb` → SCRAM →
+/// `HMAC_Init_ex` / `RAND_status` faulting on a lock `OPENSSL_cleanup` had just freed (or the
+/// main thread faulting in it, whichever touched the freed state first). Without the handler the
+/// memory is returned by the kernel at exit and threads still in libpq just stop. This is what the
+/// `openssl` crate does for every Rust program that uses it (`OPENSSL_INIT_NO_ATEXIT`).
+pub fn openssl_without_exit_cleanup() {
+    openssl_sys::init();
 }
 
 /// r2d2 manager that picks the backend from the URL scheme.
