@@ -499,7 +499,8 @@ mod drain {
 pub struct BoundServer {
     pub port: u16,
     pub server: actix_web::dev::Server,
-    /// For [`stop_on_signal`]'s drain: registered while this lives.
+    /// For [`stop_on_signal`]'s drain: registered while this lives (held, not read).
+    #[cfg_attr(not(test), allow(dead_code))]
     drain: Option<std::sync::Arc<drain::Listener>>,
 }
 
