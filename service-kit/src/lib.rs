@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod input;
 pub mod logging;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
 
