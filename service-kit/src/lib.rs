@@ -12,6 +12,7 @@ pub mod input;
 pub mod logging;
 pub mod metrics;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
 

@@ -8,7 +8,7 @@
 //! * [`Verifier`] wraps a key set for app state and refreshes it on an unknown `kid`.
 //! * With the `actix` feature, [`AuthUser`] is an actix-web extractor.
 //! * [`Revocations`] is the set of ended sessions a verifier refuses tokens of.
-//! * [`testing`] holds fixed keys and helpers for tests.
+//! * `testing` (feature `testing`) holds fixed keys and helpers for tests.
 
 mod claims;
 #[cfg(feature = "actix")]
@@ -16,6 +16,7 @@ mod extractor;
 mod issuer;
 mod keys;
 mod revocations;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod verifier;
 

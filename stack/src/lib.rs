@@ -5,11 +5,12 @@
 //! * [`EphemeralStack`] starts both on free loopback ports with their data in a temporary
 //!   folder removed when it stops, and waits until both answer (`stack --ephemeral`).
 //! * [`seed`] loads a fixture file (users, posts, votes) through the services' HTTP API.
-//! * [`TestStack`] is the harness for other crates' integration tests: an ephemeral stack
-//!   in-process, a client, helpers, and tokens minted with the stack's own key.
+//! * `TestStack` (feature `testing`) is the harness for other crates' integration tests: an
+//!   ephemeral stack in-process, a client, helpers, and tokens minted with the stack's own key.
 
 pub mod ephemeral;
 pub mod seed;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use futures_util::future::BoxFuture;
 use service_kit::StartError;
 
 pub use ephemeral::{EphemeralStack, StackUrls};
+#[cfg(feature = "testing")]
 pub use testing::TestStack;
 
 /// bcrypt cost of the stack's accounts unless `BCRYPT_COST` says otherwise: the services'

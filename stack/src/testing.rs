@@ -26,11 +26,17 @@
 //! services on free loopback ports, SQLite files and a fresh signing key in a temporary
 //! folder (removed when the `TestStack` is dropped), and bcrypt at cost 4 unless told
 //! otherwise. [`TestStack::builder`] chooses PostgreSQL, token lifetimes, a fixture, or any
-//! other option of the stack. The helpers panic on an unexpected answer, failing the test.
+//! other option of the stack. The helpers panic on an unexpected answer, failing the test;
+//! [`TestStack::auth`] and [`TestStack::posts`] are the shared test client
+//! ([`test_support::ApiClient`]) for each service, for any other request.
+//!
+//! Only with the `testing` feature: `stack = { ..., features = ["testing"] }` in
+//! `[dev-dependencies]`.
 
 use reqwest::{Client, Method, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared_claims::{Claims, SigningKey};
+use test_support::ApiClient;
 
 pub use service_kit::Backend;
 
@@ -40,7 +46,8 @@ use crate::{EphemeralStack, StackConfig, StackHandle, StackUrls};
 /// A running ephemeral stack for a test, with a client and typed helpers.
 pub struct TestStack {
     stack: EphemeralStack,
-    client: Client,
+    auth: ApiClient,
+    posts: ApiClient,
     seeded: Seeded,
     // Dropped last: the services' pools point at these PostgreSQL databases.
     _databases: Vec<service_kit::testing::TestDatabase>,
@@ -108,10 +115,7 @@ impl TestStackBuilder {
         let stack = EphemeralStack::start(&config)
             .await
             .unwrap_or_else(|e| panic!("the test stack did not start: {e}"));
-        let client = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("HTTP client");
+        let client = test_support::client();
         let seeded = match fixture {
             None => Seeded::default(),
             Some(fixture) => fixture
@@ -120,8 +124,9 @@ impl TestStackBuilder {
                 .unwrap_or_else(|e| panic!("the fixture was refused: {e}")),
         };
         TestStack {
+            auth: ApiClient::with_client(&stack.urls.auth_url, client.clone()),
+            posts: ApiClient::with_client(&stack.urls.posts_url, client),
             stack,
-            client,
             seeded,
             _databases: databases,
         }
@@ -169,7 +174,17 @@ impl TestStack {
 
     /// An HTTP client that does not follow redirects (so a test sees what the server says).
     pub fn client(&self) -> &Client {
-        &self.client
+        self.auth.client()
+    }
+
+    /// The shared test client, pointed at the auth service.
+    pub fn auth(&self) -> &ApiClient {
+        &self.auth
+    }
+
+    /// The shared test client, pointed at the posts service.
+    pub fn posts(&self) -> &ApiClient {
+        &self.posts
     }
 
     /// What the builder's fixture created (empty without one).
@@ -198,31 +213,12 @@ impl TestStack {
 
     /// Signs up through `POST /users/`; returns the new user's id.
     pub async fn sign_up(&self, email: &str, password: &str) -> i64 {
-        let resp = self
-            .client
-            .post(format!("{}/users/", self.auth_url()))
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .expect("POST /users/");
-        let body = expect_status(resp, 201, "POST /users/").await;
-        body["id"].as_i64().expect("the new user's id")
+        self.auth.create_user(email, password).await
     }
 
     /// Logs in with the course's form (`POST /login`); returns the access token.
     pub async fn log_in(&self, email: &str, password: &str) -> String {
-        let resp = self
-            .client
-            .post(format!("{}/login", self.auth_url()))
-            .form(&[("username", email), ("password", password)])
-            .send()
-            .await
-            .expect("POST /login");
-        let body = expect_status(resp, 200, "POST /login").await;
-        body["access_token"]
-            .as_str()
-            .expect("an access token")
-            .to_owned()
+        self.auth.token(email, password).await
     }
 
     /// Creates a post through `POST /posts/` as the token's user; returns it (the course's
@@ -234,30 +230,17 @@ impl TestStack {
         content: &str,
         published: bool,
     ) -> Value {
-        let body = json!({ "title": title, "content": content, "published": published });
-        let resp = self.posts_send(Method::POST, "/posts/", token, body).await;
-        expect_status(resp, 201, "POST /posts/").await
+        self.posts.new_post(token, title, content, published).await
     }
 
     /// Votes through `POST /vote/` (`dir` 1 adds, 0 removes); returns the response as is.
     pub async fn vote(&self, token: &str, post_id: i64, dir: i64) -> Response {
-        self.posts_send(
-            Method::POST,
-            "/vote/",
-            token,
-            json!({ "post_id": post_id, "dir": dir }),
-        )
-        .await
+        self.posts.vote(token, post_id, dir).await
     }
 
     /// `GET` a path of the posts service with a bearer token.
     pub async fn posts_get(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.posts_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("GET on the posts service")
+        self.posts.get(path, Some(token)).await
     }
 
     /// Any request with a JSON body to a path of the posts service, with a bearer token.
@@ -268,13 +251,7 @@ impl TestStack {
         token: &str,
         body: Value,
     ) -> Response {
-        self.client
-            .request(method, format!("{}{path}", self.posts_url()))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request to the posts service")
+        self.posts.send_json(method, path, Some(token), &body).await
     }
 
     /// Claims as the stack's auth service issues them for this user (its issuer and
@@ -294,16 +271,4 @@ impl TestStack {
     pub fn signing_key(&self) -> &SigningKey {
         self.stack.signing_key()
     }
-}
-
-/// The JSON body of `resp`, panicking with the answer when its status is not `expected`.
-async fn expect_status(resp: Response, expected: u16, what: &str) -> Value {
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    assert_eq!(
-        status.as_u16(),
-        expected,
-        "{what} answered {status}: {text}"
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"))
 }

@@ -1,14 +1,22 @@
+//! The auth suite's `spawn_app` and `TestApp`: the application on port 0 against a fresh
+//! database, with the shared client (`test_support::ApiClient`) pointed at it. The helper
+//! methods keep the names the tests use and delegate to it.
+
 use auth_service::{Application, Config};
 use reqwest::{Client, Response};
-use serde_json::{json, Value};
 use service_kit::testing::TestDatabase;
 use service_kit::Backend;
+use test_support::ApiClient;
 
-pub const PASSWORD: &str = "password123";
+pub use test_support::{detail, PASSWORD};
 
 pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    #[allow(dead_code)]
     pub address: String,
     pub client: Client,
+    /// The shared client for this application (every request helper below goes through it).
+    pub api: ApiClient,
     pub config: Config,
     /// Kept alive for the test: dropping it removes the database.
     pub _db: TestDatabase,
@@ -32,11 +40,22 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDatabase::create(backend, "auth");
+    let db = TestDatabase::create_migrated(backend, "auth", migrate).await;
     let key_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&db, &key_dir);
     adjust(&mut config);
     start(config, db, key_dir).await
+}
+
+/// Migrates the database at `url` as the service does when it starts (for the template the
+/// PostgreSQL tests' databases are copied from).
+async fn migrate(url: String) {
+    let mut config = Config::defaults();
+    config.database_url = url;
+    let db = service_kit::Db::new(&config.db_options());
+    auth_service::migrate(&db)
+        .await
+        .expect("the template database migrates");
 }
 
 /// Starts the application with exactly this configuration.
@@ -46,12 +65,11 @@ pub async fn start(config: Config, db: TestDatabase, key_dir: tempfile::TempDir)
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
+    let api = ApiClient::new(&address);
     TestApp {
         address,
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: api.client().clone(),
+        api,
         config,
         _db: db,
         _key_dir: key_dir,
@@ -60,58 +78,32 @@ pub async fn start(config: Config, db: TestDatabase, key_dir: tempfile::TempDir)
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
+        self.api.url(path)
     }
 
     pub async fn signup(&self, email: &str, password: &str) -> Response {
-        self.client
-            .post(self.url("/users/"))
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .unwrap()
+        self.api.signup(email, password).await
     }
 
-    /// Signs up and returns the new user's id.
+    /// Signs up with [`PASSWORD`] and returns the new user's id.
     pub async fn create_user(&self, email: &str) -> i64 {
-        let resp = self.signup(email, PASSWORD).await;
-        assert_eq!(resp.status(), 201);
-        resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        self.api.create_user(email, PASSWORD).await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.client
-            .post(self.url("/login"))
-            .form(&[("username", username), ("password", password)])
-            .send()
-            .await
-            .unwrap()
+        self.api.login(username, password).await
     }
 
     /// Logs in and returns the access token.
     pub async fn token(&self, username: &str, password: &str) -> String {
-        let resp = self.login(username, password).await;
-        assert_eq!(resp.status(), 200, "login of {username} should succeed");
-        resp.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.api.token(username, password).await
     }
 
     pub async fn get_user(&self, id: &str, token: Option<&str>) -> Response {
-        let mut req = self.client.get(self.url(&format!("/users/{id}")));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        req.send().await.unwrap()
+        self.api.get(&format!("/users/{id}"), token).await
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.unwrap()
+        self.api.get(path, None).await
     }
-}
-
-/// The `detail` of an error response.
-pub async fn detail(resp: Response) -> Value {
-    resp.json::<Value>().await.unwrap()["detail"].clone()
 }

@@ -1,3 +1,8 @@
+//! The posts suite's `spawn_app` and `TestApp`: the application on port 0 against a fresh
+//! database, with the shared client (`test_support::ApiClient`) pointed at it, and tokens
+//! minted with the shared test key. The helper methods keep the names the tests use and
+//! delegate to the shared client.
+
 use std::path::PathBuf;
 
 use posts_service::{Application, Config};
@@ -7,6 +12,10 @@ use service_kit::testing::TestDatabase;
 use service_kit::Backend;
 use shared_claims::testing::{claims_for_testing, encode_for_testing, test_signing_key};
 use shared_claims::Claims;
+use test_support::ApiClient;
+
+#[allow(unused_imports)] // kept for tests that build their own requests
+pub use test_support::{client, status_json};
 
 /// A temporary directory, removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -26,8 +35,12 @@ impl Drop for TempDir {
 }
 
 pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    #[allow(dead_code)]
     pub address: String,
     pub client: Client,
+    /// The shared client for this application (every request helper below goes through it).
+    pub api: ApiClient,
     pub config: Config,
     /// Kept alive (and removed afterwards) for the test's duration.
     #[allow(dead_code)]
@@ -54,7 +67,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDatabase::create(backend, "posts");
+    let db = TestDatabase::create_migrated(backend, "posts", migrate).await;
     let key_dir = TempDir::new("posts-keys");
     let mut config = test_config(&db, &key_dir);
     adjust(&mut config);
@@ -63,21 +76,26 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
+    let api = ApiClient::new(&address);
     TestApp {
         address,
-        client: client(),
+        client: api.client().clone(),
+        api,
         config,
         db,
         key_dir,
     }
 }
 
-/// A client that never follows redirects (both path spellings must answer directly).
-pub fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+/// Migrates the database at `url` as the service does when it starts (for the template the
+/// PostgreSQL tests' databases are copied from).
+async fn migrate(url: String) {
+    let mut config = Config::defaults();
+    config.database_url = url;
+    let db = service_kit::Db::new(&config.db_options());
+    posts_service::migrate(&db)
+        .await
+        .expect("the template database migrates");
 }
 
 /// A valid access token for `user_id`, signed with the test key.
@@ -104,42 +122,23 @@ pub fn bob() -> String {
     token_for(BOB, "bob@example.com")
 }
 
-/// The response's status and JSON body (`Null` when empty).
-pub async fn status_json(resp: Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let bytes = resp.bytes().await.unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        })
-    };
-    (status, body)
-}
-
+/// The error body `{"detail": text}` (what a test expects; `test_support::detail` reads the
+/// `detail` of a response instead).
 pub fn detail(text: &str) -> Value {
-    json!({ "detail": text })
+    test_support::error_body(text)
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
+        self.api.url(path)
     }
 
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let req = self.client.request(method, self.url(path));
-        match token {
-            Some(token) => req.bearer_auth(token),
-            None => req,
-        }
+        self.api.request(method, path, token)
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        self.request(Method::GET, path, token).send().await.unwrap()
+        self.api.get(path, token).await
     }
 
     pub async fn list(&self, token: &str, query: &str) -> Response {
@@ -158,11 +157,7 @@ impl TestApp {
     }
 
     pub async fn create_post(&self, token: &str, body: Value) -> Response {
-        self.request(Method::POST, "/posts/", Some(token))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.api.create_post(token, &body).await
     }
 
     /// Creates a post and returns its id (asserting 201).
@@ -183,30 +178,27 @@ impl TestApp {
     }
 
     pub async fn put_post(&self, token: &str, id: impl std::fmt::Display, body: Value) -> Response {
-        self.request(Method::PUT, &format!("/posts/{id}"), Some(token))
-            .json(&body)
-            .send()
+        let path = format!("/posts/{id}");
+        self.api
+            .send_json(Method::PUT, &path, Some(token), &body)
             .await
-            .unwrap()
     }
 
     pub async fn delete_post(&self, token: &str, id: impl std::fmt::Display) -> Response {
-        self.request(Method::DELETE, &format!("/posts/{id}"), Some(token))
+        let path = format!("/posts/{id}");
+        self.request(Method::DELETE, &path, Some(token))
             .send()
             .await
             .unwrap()
     }
 
     pub async fn vote_body(&self, token: &str, body: Value) -> Response {
-        self.request(Method::POST, "/vote/", Some(token))
-            .json(&body)
-            .send()
+        self.api
+            .send_json(Method::POST, "/vote/", Some(token), &body)
             .await
-            .unwrap()
     }
 
     pub async fn vote(&self, token: &str, post_id: i64, dir: i64) -> Response {
-        self.vote_body(token, json!({ "post_id": post_id, "dir": dir }))
-            .await
+        self.api.vote(token, post_id, dir).await
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use test_support::{ApiClient, PASSWORD};
+
 use crate::helpers::detail;
 
 /// A `stack --ephemeral` child with its own `TMPDIR`, so what it leaves there can be checked.
@@ -103,27 +105,15 @@ fn data_folders(tmp: &Path) -> Vec<PathBuf> {
 }
 
 async fn sign_up_and_log_in(client: &reqwest::Client, auth: &str, email: &str) -> String {
-    let password = "password123";
-    let resp = client
-        .post(format!("{auth}/users/"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    log_in(client, auth, email, password).await
+    let auth = ApiClient::with_client(auth, client.clone());
+    auth.create_user(email, PASSWORD).await;
+    auth.token(email, PASSWORD).await
 }
 
 async fn log_in(client: &reqwest::Client, auth: &str, email: &str, password: &str) -> String {
-    let resp = client
-        .post(format!("{auth}/login"))
-        .form(&[("username", email), ("password", password)])
-        .send()
+    ApiClient::with_client(auth, client.clone())
+        .token(email, password)
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn list_posts(client: &reqwest::Client, posts: &str, token: &str) -> Vec<Value> {

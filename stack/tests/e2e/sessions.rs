@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use service_kit::testing::TestDatabase;
+use test_support::{expect_status, ApiClient};
 
 use crate::helpers::{spawn_stack, PASSWORD};
 use crate::processes::ServiceProcess;
@@ -25,24 +26,16 @@ pub fn pair(body: &Value) -> Pair {
 }
 
 pub async fn sign_up(client: &reqwest::Client, auth: &str, email: &str) {
-    let resp = client
-        .post(format!("{auth}/users/"))
-        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    ApiClient::with_client(auth, client.clone())
+        .create_user(email, PASSWORD)
+        .await;
 }
 
 pub async fn log_in(client: &reqwest::Client, auth: &str, email: &str) -> Pair {
-    let resp = client
-        .post(format!("{auth}/login"))
-        .form(&[("username", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    pair(&resp.json().await.unwrap())
+    let resp = ApiClient::with_client(auth, client.clone())
+        .login(email, PASSWORD)
+        .await;
+    pair(&expect_status(resp, 200, "POST /login").await)
 }
 
 pub async fn refresh(client: &reqwest::Client, auth: &str, token: &str) -> reqwest::Response {
