@@ -68,11 +68,23 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Applies pending migrations (the `migrate` subcommand, and every start).
+/// Applies pending migrations (the `migrate` subcommand, and every start), then moves the
+/// email keys stored under an older folding rule to the current one.
 pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
     db.run(|conn| {
-        conn.run_migrations(POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, MIGRATION_LOCK_KEY)
-            .map_err(StartError::Migrations)
+        let applied = conn
+            .run_migrations(POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, MIGRATION_LOCK_KEY)
+            .map_err(StartError::Migrations)?;
+        let refolded = store::refold_email_keys(conn, domain::email_key)?;
+        if refolded.updated > 0 {
+            log::info!("{} email key(s) refolded", refolded.updated);
+        }
+        for id in refolded.collisions {
+            log::warn!(
+                "user {id} keeps its old email key: another account holds its folded address"
+            );
+        }
+        Ok(applied)
     })
     .await
 }

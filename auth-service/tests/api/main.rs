@@ -3,6 +3,7 @@
 
 mod config;
 mod helpers;
+mod inputs;
 mod keys;
 mod login;
 mod outage;
