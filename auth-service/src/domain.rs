@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use icu_normalizer::ComposingNormalizerBorrowed;
 use serde_json::json;
-use service_kit::input::{Fields, FromFields, Invalid, Query};
+use service_kit::input::{non_empty, Fields, FromFields, Invalid, Query};
 use service_kit::ApiError;
 use utoipa::{IntoParams, ToSchema};
 
@@ -125,8 +125,11 @@ pub struct NewUser {
     /// compatibility form (NFKC).
     #[schema(value_type = String, format = "email", max_length = 254)]
     pub email: Email,
-    /// 8 characters to 72 bytes (UTF-8).
-    #[schema(value_type = String, min_length = 8, max_length = 72)]
+    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit), no NUL. JSON Schema counts
+    /// characters, so the pattern allows what surely fits: up to 18 characters of any kind,
+    /// or up to 72 ASCII ones.
+    #[schema(value_type = String, min_length = 8, max_length = 72,
+        pattern = "^(?:[^\\x00]{0,18}|[\\x01-\\x7f]{0,72})$")]
     pub password: NewPassword,
 }
 
@@ -145,15 +148,19 @@ impl FromFields for NewUser {
 #[derive(ToSchema)]
 #[schema(as = PasswordChange)]
 pub struct PasswordChange {
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
     pub current_password: String,
-    /// 8 characters to 72 bytes (UTF-8).
-    #[schema(value_type = String, min_length = 8, max_length = 72)]
+    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit), no NUL. JSON Schema counts
+    /// characters, so the pattern allows what surely fits: up to 18 characters of any kind,
+    /// or up to 72 ASCII ones.
+    #[schema(value_type = String, min_length = 8, max_length = 72,
+        pattern = "^(?:[^\\x00]{0,18}|[\\x01-\\x7f]{0,72})$")]
     pub new_password: NewPassword,
 }
 
 impl FromFields for PasswordChange {
     fn from_fields(fields: &mut Fields) -> Option<PasswordChange> {
-        let current_password = fields.strict_string("current_password");
+        let current_password = fields.parse("current_password", non_empty);
         let new_password = fields.parse("new_password", NewPassword::parse);
         Some(PasswordChange {
             current_password: current_password?,
@@ -179,23 +186,25 @@ fn grant_type(fields: &mut Fields, expected: &str) -> Option<Option<String>> {
 }
 
 /// Login form (`POST /login`; `application/x-www-form-urlencoded` or `multipart/form-data`,
-/// and a JSON object with the same fields works too).
+/// and a JSON object with the same fields works too). Empty form values count as absent.
 #[derive(ToSchema)]
 #[schema(as = LoginForm)]
 pub struct LoginForm {
     /// The account's email.
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
     pub username: String,
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
     pub password: String,
     /// Optional; `password` when present.
-    #[schema(pattern = "^password$")]
+    #[schema(pattern = "^password$", nullable = false)]
     pub grant_type: Option<String>,
 }
 
 impl FromFields for LoginForm {
     fn from_fields(fields: &mut Fields) -> Option<LoginForm> {
         let grant = grant_type(fields, "password");
-        let username = fields.strict_string("username");
-        let password = fields.strict_string("password");
+        let username = fields.parse("username", non_empty);
+        let password = fields.parse("password", non_empty);
         Some(LoginForm {
             grant_type: grant?,
             username: username?,
@@ -209,16 +218,17 @@ impl FromFields for LoginForm {
 #[derive(ToSchema)]
 #[schema(as = RefreshForm)]
 pub struct RefreshForm {
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
     pub refresh_token: String,
     /// Optional; `refresh_token` when present (OAuth 2).
-    #[schema(pattern = "^refresh_token$")]
+    #[schema(pattern = "^refresh_token$", nullable = false)]
     pub grant_type: Option<String>,
 }
 
 impl FromFields for RefreshForm {
     fn from_fields(fields: &mut Fields) -> Option<RefreshForm> {
         let grant = grant_type(fields, "refresh_token");
-        let refresh_token = fields.strict_string("refresh_token");
+        let refresh_token = fields.parse("refresh_token", non_empty);
         Some(RefreshForm {
             grant_type: grant?,
             refresh_token: refresh_token?,

@@ -277,6 +277,16 @@ pub trait FromFields: Sized {
     fn from_fields(fields: &mut Fields) -> Option<Self>;
 }
 
+/// A [`Fields::parse`] rule: the text must not be empty (a form's empty value already reads
+/// as absent; this refuses `""` in JSON the same way the OpenAPI `minLength: 1` says).
+pub fn non_empty(text: String) -> Result<String, Invalid> {
+    if text.is_empty() {
+        Err(Invalid::too_short(1))
+    } else {
+        Ok(text)
+    }
+}
+
 /// Why a field's value is refused: pydantic v1's `msg`, `type` and optional `ctx`; the
 /// location is added by [`Fields`].
 #[derive(Debug, Clone, PartialEq)]
@@ -475,16 +485,13 @@ impl Fields {
         }
     }
 
-    /// An optional [`strict_string`](Fields::strict_string): absent or `null` is `Some(None)`
-    /// (pydantic's `Optional[str] = None`); `None` when the value is refused.
+    /// An optional [`strict_string`](Fields::strict_string): absent is `Some(None)`; `None`
+    /// when the value is refused (`null` included: the field may be left out, not nulled).
     pub fn optional_strict_string(&mut self, field: &str) -> Option<Option<String>> {
-        match self.map.get(field) {
-            None | Some(Value::Null) => {
-                self.map.remove(field);
-                Some(None)
-            }
-            Some(_) => self.strict_string(field).map(Some),
+        if !self.map.contains_key(field) {
+            return Some(None);
         }
+        self.strict_string(field).map(Some)
     }
 
     /// A required strict string turned into the field's own type by `parse`, whose refusal
@@ -889,7 +896,7 @@ mod tests {
         assert_eq!(f.strict_string("s"), None);
         assert_eq!(f.strict_integer("i"), None);
         assert_eq!(f.strict_integer("j"), None);
-        assert_eq!(f.optional_strict_string("o"), Some(None));
+        assert_eq!(f.optional_strict_string("o"), None);
         assert_eq!(f.optional_strict_string("absent"), Some(None));
         assert_eq!(f.strict_integer("k"), Some(7));
         let Err(ApiError::Validation(errors)) = f.finish() else {
@@ -898,7 +905,12 @@ mod tests {
         let kinds: Vec<&str> = errors.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(
             kinds,
-            ["type_error.str", "type_error.integer", "type_error.integer"]
+            [
+                "type_error.str",
+                "type_error.integer",
+                "type_error.integer",
+                "type_error.none.not_allowed"
+            ]
         );
         assert_eq!(errors[0].msg, "str type expected");
     }

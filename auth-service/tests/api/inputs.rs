@@ -63,15 +63,23 @@ service_kit::backend_tests! {
             .unwrap();
         assert_eq!(resp.status(), 422);
         assert_eq!(detail(resp).await, json!([str_expected("new_password")]));
-        // A JSON null grant type is an absent one, as pydantic's Optional[str] = None.
+        // The grant type may be left out, not nulled; an empty username is no username.
         let resp = app
             .client
             .post(app.url("/login"))
-            .json(&json!({"username": "alice@example.com", "password": PASSWORD, "grant_type": null}))
+            .json(&json!({"username": "", "password": PASSWORD, "grant_type": null}))
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.status(), 422);
+        assert_eq!(
+            detail(resp).await,
+            json!([
+                {"loc": ["body", "grant_type"], "msg": "none is not an allowed value", "type": "type_error.none.not_allowed"},
+                {"loc": ["body", "username"], "msg": "ensure this value has at least 1 characters",
+                 "type": "value_error.any_str.min_length", "ctx": {"limit_value": 1}}
+            ])
+        );
     }
 
     async fn a_multipart_login_with_a_part_that_is_not_utf8_is_422_not_mangled(backend) {
@@ -267,8 +275,22 @@ service_kit::backend_tests! {
             );
         }
         let login = &spec["paths"]["/login"]["post"]["requestBody"]["content"];
-        for media in ["application/x-www-form-urlencoded", "multipart/form-data", "application/json"] {
+        for media in ["application/x-www-form-urlencoded", "application/json"] {
             assert!(login.get(media).is_some(), "/login takes {media}");
         }
+        let form = &schemas["LoginForm"]["properties"];
+        assert_eq!(form["username"]["minLength"], 1);
+        assert_eq!(form["grant_type"]["type"], "string", "not nullable: null is refused");
+        assert_eq!(form["grant_type"]["pattern"], "^password$");
+        // What the password pattern allows surely fits bcrypt's 72 bytes.
+        let pattern = signup["password"]["pattern"].as_str().unwrap();
+        assert_eq!(pattern, r"^(?:[^\x00]{0,18}|[\x01-\x7f]{0,72})$");
+    }
+
+    async fn other_methods_on_the_key_set_are_405(backend) {
+        let app = spawn_app(backend).await;
+        let resp = app.client.post(app.url("/.well-known/jwks.json")).send().await.unwrap();
+        assert_eq!(resp.status(), 405);
+        assert_eq!(detail(resp).await, "Method Not Allowed");
     }
 }
