@@ -125,11 +125,9 @@ pub struct NewUser {
     /// compatibility form (NFKC).
     #[schema(value_type = String, format = "email", max_length = 254)]
     pub email: Email,
-    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit), no NUL. JSON Schema counts
-    /// characters, so the pattern allows what surely fits: up to 18 characters of any kind,
-    /// or up to 72 ASCII ones.
-    #[schema(value_type = String, min_length = 8, max_length = 72,
-        pattern = "^(?:[^\\x00]{0,18}|[\\x01-\\x7f]{0,72})$")]
+    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit: 72 ASCII characters, fewer
+    /// others), no NUL. JSON Schema counts characters, not bytes: the format names the rule.
+    #[schema(value_type = String, min_length = 8, max_length = 72, format = "bcrypt-password")]
     pub password: NewPassword,
 }
 
@@ -150,11 +148,9 @@ impl FromFields for NewUser {
 pub struct PasswordChange {
     #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
     pub current_password: String,
-    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit), no NUL. JSON Schema counts
-    /// characters, so the pattern allows what surely fits: up to 18 characters of any kind,
-    /// or up to 72 ASCII ones.
-    #[schema(value_type = String, min_length = 8, max_length = 72,
-        pattern = "^(?:[^\\x00]{0,18}|[\\x01-\\x7f]{0,72})$")]
+    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit: 72 ASCII characters, fewer
+    /// others), no NUL. JSON Schema counts characters, not bytes: the format names the rule.
+    #[schema(value_type = String, min_length = 8, max_length = 72, format = "bcrypt-password")]
     pub new_password: NewPassword,
 }
 
@@ -228,7 +224,8 @@ pub struct RefreshForm {
 impl FromFields for RefreshForm {
     fn from_fields(fields: &mut Fields) -> Option<RefreshForm> {
         let grant = grant_type(fields, "refresh_token");
-        let refresh_token = fields.parse("refresh_token", non_empty);
+        // An empty token in JSON is just a bad token: the same 401 as any other.
+        let refresh_token = fields.strict_string("refresh_token");
         Some(RefreshForm {
             grant_type: grant?,
             refresh_token: refresh_token?,
