@@ -1,41 +1,71 @@
-//! Validated input types: once a handler holds one, it is valid.
+//! The auth service's inputs, one type per request, each built once from the request's
+//! fields ([`FromFields`]) out of validated parts (`Email`, `NewPassword`): once a handler
+//! holds one, it is valid. The same types describe the bodies in the OpenAPI document.
 
+use std::borrow::Cow;
+
+use icu_normalizer::ComposingNormalizerBorrowed;
 use serde_json::json;
-use service_kit::input::Fields;
+use service_kit::input::{non_empty, Fields, FromFields, Invalid, Query};
+use service_kit::ApiError;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::hashing::MAX_PASSWORD_BYTES;
 
 /// Shortest password accepted, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// A syntactically valid email address: the domain lower-cased (as the course app stores it)
-/// and a `key`, the whole address lower-cased, under which it is unique.
+/// The longest email address there is (RFC 5321's path limit, in bytes).
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// A syntactically valid email address, as the API shows it (the domain lower-cased, the
+/// local part as given, as the course app stores it), and its [`email_key`], under which it
+/// is unique and found at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
-    pub address: String,
-    pub key: String,
+    address: String,
+    key: String,
 }
 
 impl Email {
-    pub fn parse(raw: &str) -> Option<Email> {
-        if raw.len() > 254 {
-            return None;
+    pub fn parse(raw: String) -> Result<Email, Invalid> {
+        let invalid = || Invalid::new("value is not a valid email address", "value_error.email");
+        if raw.len() > MAX_EMAIL_BYTES {
+            return Err(invalid());
         }
-        let (local, domain) = raw.rsplit_once('@')?;
+        let (local, domain) = raw.rsplit_once('@').ok_or_else(invalid)?;
         if !valid_local_part(local) || !valid_domain(domain) {
-            return None;
+            return Err(invalid());
         }
         let address = format!("{local}@{}", domain.to_lowercase());
-        Some(Email {
+        Ok(Email {
             key: email_key(&address),
             address,
         })
     }
+
+    /// The address as the API shows it.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The folded address the account is unique under.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
-/// The key an email is unique and found under: the address lower-cased.
+/// The key an email is unique and found under: NFKC, then lower case (then NFKC again, as
+/// lower-casing can undo it), so compatibility twins are one address: a Kelvin sign (U+212A)
+/// or full-width letters fold to the plain ASCII `k`, and `Bob@` to `bob@`. Look-alikes from
+/// other scripts (a Cyrillic `о`) are other characters and stay other addresses.
 pub fn email_key(address: &str) -> String {
-    address.to_lowercase()
+    let nfkc = ComposingNormalizerBorrowed::new_nfkc();
+    let lower = nfkc.normalize(address).to_lowercase();
+    match nfkc.normalize(&lower) {
+        Cow::Borrowed(_) => lower,
+        Cow::Owned(normalized) => normalized,
+    }
 }
 
 fn valid_local_part(local: &str) -> bool {
@@ -63,54 +93,237 @@ fn valid_domain(domain: &str) -> bool {
             .is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Reads and checks the `email` field, recording the course's error when invalid.
-pub fn email_field(fields: &mut Fields) -> Option<Email> {
-    let raw = fields.string("email")?;
-    let email = Email::parse(&raw);
-    if email.is_none() {
-        fields.reject(
-            "email",
-            "value is not a valid email address",
-            "value_error.email",
-            None,
-        );
+/// A password being set: at least 8 characters, at most 72 bytes (bcrypt's limit; longer
+/// passwords are refused rather than silently truncated).
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub fn parse(raw: String) -> Result<NewPassword, Invalid> {
+        if raw.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(Invalid::too_short(MIN_PASSWORD_CHARS));
+        }
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(Invalid::new(
+                format!("ensure this value has at most {MAX_PASSWORD_BYTES} bytes"),
+                "value_error.any_str.max_length",
+            )
+            .with_ctx(json!({ "limit_value": MAX_PASSWORD_BYTES })));
+        }
+        Ok(NewPassword(raw))
     }
-    email
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
 }
 
-/// Reads and checks a new password: at least 8 characters, at most 72 bytes (bcrypt's limit;
-/// longer passwords are refused rather than silently truncated).
-pub fn new_password_field(fields: &mut Fields) -> Option<String> {
-    new_password_field_named(fields, "password")
+/// Sign-up body (`POST /users/`).
+#[derive(ToSchema)]
+#[schema(as = UserCreate)]
+pub struct NewUser {
+    /// A valid email address; one account per address, whatever its case or Unicode
+    /// compatibility form (NFKC).
+    #[schema(value_type = String, format = "email", max_length = 254)]
+    pub email: Email,
+    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit: 72 ASCII characters, fewer
+    /// others), no NUL. JSON Schema counts characters, not bytes: the format names the rule.
+    #[schema(value_type = String, min_length = 8, max_length = 72, format = "bcrypt-password")]
+    pub password: NewPassword,
 }
 
-/// [`new_password_field`] for a field of another name (`new_password`).
-pub fn new_password_field_named(fields: &mut Fields, name: &str) -> Option<String> {
-    let password = fields.string(name)?;
-    if !fields.check_length(name, &password, MIN_PASSWORD_CHARS, usize::MAX) {
-        return None;
+impl FromFields for NewUser {
+    fn from_fields(fields: &mut Fields) -> Option<NewUser> {
+        let email = fields.parse("email", Email::parse);
+        let password = fields.parse("password", NewPassword::parse);
+        Some(NewUser {
+            email: email?,
+            password: password?,
+        })
     }
-    if password.len() > MAX_PASSWORD_BYTES {
-        fields.reject(
-            name,
-            format!("ensure this value has at most {MAX_PASSWORD_BYTES} bytes"),
-            "value_error.any_str.max_length",
-            Some(json!({ "limit_value": MAX_PASSWORD_BYTES })),
-        );
-        return None;
+}
+
+/// Password change body (`PUT /users/me/password`).
+#[derive(ToSchema)]
+#[schema(as = PasswordChange)]
+pub struct PasswordChange {
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
+    pub current_password: String,
+    /// 8 characters to 72 bytes in UTF-8 (bcrypt's limit: 72 ASCII characters, fewer
+    /// others), no NUL. JSON Schema counts characters, not bytes: the format names the rule.
+    #[schema(value_type = String, min_length = 8, max_length = 72, format = "bcrypt-password")]
+    pub new_password: NewPassword,
+}
+
+impl FromFields for PasswordChange {
+    fn from_fields(fields: &mut Fields) -> Option<PasswordChange> {
+        let current_password = fields.parse("current_password", non_empty);
+        let new_password = fields.parse("new_password", NewPassword::parse);
+        Some(PasswordChange {
+            current_password: current_password?,
+            new_password: new_password?,
+        })
     }
-    Some(password)
+}
+
+/// The OAuth 2 `grant_type` of a form, when present, must be exactly `expected`.
+fn grant_type(fields: &mut Fields, expected: &str) -> Option<Option<String>> {
+    match fields.optional_strict_string("grant_type")? {
+        Some(given) if given != expected => {
+            fields.reject(
+                "grant_type",
+                format!("string does not match regex \"{expected}\""),
+                "value_error.str.regex",
+                Some(json!({ "pattern": expected })),
+            );
+            None
+        }
+        given => Some(given),
+    }
+}
+
+/// Login form (`POST /login`; `application/x-www-form-urlencoded` or `multipart/form-data`,
+/// and a JSON object with the same fields works too). Empty form values count as absent.
+#[derive(ToSchema)]
+#[schema(as = LoginForm)]
+pub struct LoginForm {
+    /// The account's email.
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
+    pub username: String,
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
+    pub password: String,
+    /// Optional; `password` when present.
+    #[schema(pattern = "^password$", nullable = false)]
+    pub grant_type: Option<String>,
+}
+
+impl FromFields for LoginForm {
+    fn from_fields(fields: &mut Fields) -> Option<LoginForm> {
+        let grant = grant_type(fields, "password");
+        let username = fields.parse("username", non_empty);
+        let password = fields.parse("password", non_empty);
+        Some(LoginForm {
+            grant_type: grant?,
+            username: username?,
+            password: password?,
+        })
+    }
+}
+
+/// Refresh form (`POST /token/refresh`; `application/x-www-form-urlencoded` or
+/// `multipart/form-data`, and a JSON object with the same fields works too).
+#[derive(ToSchema)]
+#[schema(as = RefreshForm)]
+pub struct RefreshForm {
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
+    pub refresh_token: String,
+    /// Optional; `refresh_token` when present (OAuth 2).
+    #[schema(pattern = "^refresh_token$", nullable = false)]
+    pub grant_type: Option<String>,
+}
+
+impl FromFields for RefreshForm {
+    fn from_fields(fields: &mut Fields) -> Option<RefreshForm> {
+        let grant = grant_type(fields, "refresh_token");
+        // An empty token in JSON is just a bad token: the same 401 as any other.
+        let refresh_token = fields.strict_string("refresh_token");
+        Some(RefreshForm {
+            grant_type: grant?,
+            refresh_token: refresh_token?,
+        })
+    }
+}
+
+/// Which sessions `POST /logout` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum LogoutScope {
+    /// The caller's session (the default).
+    Session,
+    /// Every session of the caller.
+    All,
+}
+
+/// `POST /logout`'s query.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogoutQuery {
+    /// `all` ends every session of the caller; `session` (the default) only this one.
+    #[param(inline)]
+    pub scope: Option<LogoutScope>,
+}
+
+impl LogoutQuery {
+    pub fn parse(query_string: &str) -> Result<LogoutQuery, ApiError> {
+        let mut query = Query::parse(query_string);
+        let scope = query.string("scope");
+        query.finish()?;
+        let scope = match scope.as_str() {
+            "" | "session" => LogoutScope::Session,
+            "all" => LogoutScope::All,
+            _ => {
+                return Err(ApiError::validation(service_kit::error::FieldError::new(
+                    vec![json!("query"), json!("scope")],
+                    "unexpected value; permitted: 'session', 'all'",
+                    "value_error.const",
+                )))
+            }
+        };
+        Ok(LogoutQuery { scope: Some(scope) })
+    }
+
+    pub fn all(&self) -> bool {
+        self.scope == Some(LogoutScope::All)
+    }
+}
+
+/// Largest `since` of `GET /sessions/ended` (unix seconds).
+pub const MAX_SINCE: i64 = i32::MAX as i64;
+
+/// `GET /sessions/ended`'s query.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EndedSince {
+    /// Unix seconds; only sessions ended at or after it (all when absent).
+    #[param(minimum = 0, maximum = 2_147_483_647)]
+    pub since: Option<i64>,
+}
+
+impl EndedSince {
+    pub fn parse(query_string: &str) -> Result<EndedSince, ApiError> {
+        let mut query = Query::parse(query_string);
+        let since = query.optional_integer("since", 0, MAX_SINCE);
+        query.finish()?;
+        Ok(EndedSince { since })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(raw: &str) -> Option<Email> {
+        Email::parse(raw.to_owned()).ok()
+    }
+
     #[test]
     fn domain_is_lower_cased_and_key_is_whole_address() {
-        let e = Email::parse("Bob@Example.COM").unwrap();
-        assert_eq!(e.address, "Bob@example.com");
-        assert_eq!(e.key, "bob@example.com");
+        let e = parse("Bob@Example.COM").unwrap();
+        assert_eq!(e.address(), "Bob@example.com");
+        assert_eq!(e.key(), "bob@example.com");
+    }
+
+    #[test]
+    fn compatibility_twins_share_a_key_and_look_alikes_do_not() {
+        let ascii = email_key("kevin@example.com");
+        assert_eq!(email_key("\u{212A}evin@example.com"), ascii);
+        assert_eq!(email_key("\u{FF4B}\u{FF45}vin@example.com"), ascii);
+        assert_eq!(email_key("KEVIN@EXAMPLE.COM"), ascii);
+        assert_ne!(email_key("k\u{0435}vin@example.com"), ascii); // Cyrillic е
+                                                                  // Composed and decomposed accents are one address too.
+        assert_eq!(
+            email_key("jose\u{0301}@example.com"),
+            email_key("jos\u{e9}@example.com")
+        );
     }
 
     #[test]
@@ -131,7 +344,7 @@ mod tests {
             "a@b.123",
             "a@b..com",
         ] {
-            assert!(Email::parse(bad).is_none(), "{bad:?} should be refused");
+            assert!(parse(bad).is_none(), "{bad:?} should be refused");
         }
     }
 
@@ -143,7 +356,15 @@ mod tests {
             "x_y@ex-ample.org",
             "josé@café.fr",
         ] {
-            assert!(Email::parse(good).is_some(), "{good:?} should be accepted");
+            assert!(parse(good).is_some(), "{good:?} should be accepted");
         }
+    }
+
+    #[test]
+    fn new_passwords_need_8_characters_and_at_most_72_bytes() {
+        assert!(NewPassword::parse("1234567".into()).is_err());
+        assert!(NewPassword::parse("ü".repeat(36)).is_ok());
+        let e = NewPassword::parse("a".repeat(73)).err().unwrap();
+        assert_eq!(e.msg, "ensure this value has at most 72 bytes");
     }
 }

@@ -14,9 +14,10 @@ use std::path::Path;
 
 use actix_web::web;
 use diesel_migrations::embed_migrations;
+use service_kit::db::MigrationError;
 use service_kit::http::BoundServer;
 use service_kit::service::{Migrations, Service, Started};
-use service_kit::Db;
+use service_kit::{Db, DbConn};
 use shared_claims::JwkSet;
 use shared_claims::{Alg, Issuer, KeySet, SigningKey, Verifier, VerifyConfig};
 use utoipa::OpenApi;
@@ -112,9 +113,25 @@ impl Service for AuthService {
     fn openapi() -> utoipa::openapi::OpenApi {
         openapi::ApiDoc::openapi()
     }
+
+    /// Moves the email keys stored under an older folding rule to the current one.
+    fn after_migrations(conn: &mut DbConn) -> Result<(), MigrationError> {
+        let refolded = store::refold_email_keys(conn, domain::email_key)?;
+        if refolded.updated > 0 {
+            log::info!("{} email key(s) refolded", refolded.updated);
+        }
+        for id in refolded.collisions {
+            log::warn!(
+                "user {id} keeps its old email key: another account holds its folded address"
+            );
+        }
+        Ok(())
+    }
 }
 
-/// Applies pending migrations (the `migrate` subcommand, and every start).
+/// Applies pending migrations (the `migrate` subcommand, and every start), then moves the
+/// email keys stored under an older folding rule to the current one ([`AuthService`]'s
+/// `after_migrations`).
 pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
     service_kit::service::migrate::<AuthService>(db).await
 }

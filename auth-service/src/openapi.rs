@@ -1,8 +1,10 @@
 //! The OpenAPI document served at `/openapi.json` and shown by Swagger UI at `/docs`.
 
 use service_kit::http::BearerAuth;
+use service_kit::input::{Detail, ValidationErrors};
 use utoipa::OpenApi;
 
+use crate::domain::{LoginForm, LogoutScope, NewUser, PasswordChange, RefreshForm};
 use crate::routes::{keys, login, sessions, users};
 
 #[derive(OpenApi)]
@@ -10,8 +12,9 @@ use crate::routes::{keys, login, sessions, users};
     info(title = "auth-service", description = "Users, passwords, login, sessions and token keys."),
     paths(users::create_user, users::get_user, users::me, users::change_password, login::login,
         sessions::refresh, sessions::logout, sessions::ended_sessions, keys::jwks),
-    components(schemas(users::UserOut, users::UserCreate, users::PasswordChange, sessions::Token,
-        login::LoginForm, sessions::RefreshForm, sessions::EndedSessions, sessions::EndedSession)),
+    components(schemas(users::UserOut, NewUser, PasswordChange, sessions::Token, LoginForm,
+        RefreshForm, LogoutScope, sessions::EndedSessions, sessions::EndedSession, Detail,
+        ValidationErrors)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

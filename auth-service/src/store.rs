@@ -49,6 +49,63 @@ pub fn user_by_email_key(conn: &mut DbConn, key: &str) -> Result<Option<User>, D
         .optional())?)
 }
 
+/// Accounts whose address has a character outside ASCII: the only ones whose key a change of
+/// the folding rule can move (an ASCII address folds to its lower case under every rule).
+/// The same condition as the partial index `users_non_ascii_email`, which answers it.
+const NON_ASCII_EMAIL_PG: &str = "octet_length(email) <> char_length(email)";
+const NON_ASCII_EMAIL_SQLITE: &str = "length(CAST(email AS BLOB)) <> length(email)";
+
+/// What [`refold_email_keys`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Refolded {
+    /// Accounts whose key changed.
+    pub updated: usize,
+    /// Ids of accounts left under their old key because an older account already holds the
+    /// new one (two addresses that were distinct before and are one address now).
+    pub collisions: Vec<i64>,
+}
+
+/// Recomputes the key of every account whose address is not plain ASCII with `fold`, so
+/// accounts stored under an older folding rule are found under the current one. Idempotent
+/// and cheap when nothing changed: it reads only the non-ASCII addresses (through their
+/// partial index), and writes only the keys that differ.
+pub fn refold_email_keys(
+    conn: &mut DbConn,
+    fold: impl Fn(&str) -> String,
+) -> Result<Refolded, DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let columns = (users::id, users::email, users::email_key);
+    let rows: Vec<(i64, String, String)> = match conn {
+        DbConn::Pg(c) => users::table
+            .filter(sql::<Bool>(NON_ASCII_EMAIL_PG))
+            .order(users::id)
+            .select(columns)
+            .load(c)?,
+        DbConn::Sqlite(c) => users::table
+            .filter(sql::<Bool>(NON_ASCII_EMAIL_SQLITE))
+            .order(users::id)
+            .select(columns)
+            .load(c)?,
+    };
+    let mut done = Refolded::default();
+    for (id, email, old_key) in rows {
+        let key = fold(&email);
+        if key == old_key {
+            continue;
+        }
+        let result = with_conn!(conn, |c| diesel::update(users::table.find(id))
+            .set(users::email_key.eq(&key))
+            .execute(c));
+        match result.map_err(DbError::from) {
+            Ok(_) => done.updated += 1,
+            Err(e) if e.is_unique_violation() => done.collisions.push(id),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
 /// Whether a login attempt may check its password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {

@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use crate::config::{Command, PoolArgs, ServerArgs};
 use crate::db::{DatabaseUrl, DbUrlError, MigrationError};
 use crate::http::BoundServer;
-use crate::Db;
+use crate::{Db, DbConn};
 
 /// A service's embedded migrations, and the PostgreSQL advisory lock key under which its
 /// replicas apply them one at a time.
@@ -76,6 +76,14 @@ pub trait Service: 'static {
 
     /// The OpenAPI document served at `/openapi.json`.
     fn openapi() -> utoipa::openapi::OpenApi;
+
+    /// Data upkeep that follows the schema migrations, on every start and in the `migrate`
+    /// subcommand (for example keys recomputed under a changed rule). Must be idempotent:
+    /// replicas may run it at the same time.
+    fn after_migrations(conn: &mut DbConn) -> Result<(), MigrationError> {
+        let _ = conn;
+        Ok(())
+    }
 }
 
 /// The two settings methods of [`Service`] for a service laid out as both are: a command
@@ -174,7 +182,11 @@ pub async fn migrate<S: Service>(db: &Db) -> Result<Vec<String>, StartError> {
         lock_key,
     } = S::MIGRATIONS;
     let applied = db
-        .run(move |conn| conn.run_migrations(postgres, sqlite, lock_key))
+        .run(move |conn| {
+            let applied = conn.run_migrations(postgres, sqlite, lock_key)?;
+            S::after_migrations(conn)?;
+            Ok::<_, MigrationError>(applied)
+        })
         .await?;
     Ok(applied)
 }

@@ -6,7 +6,8 @@ use actix_web::{web, HttpResponse};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/.well-known/jwks.json", web::get().to(jwks));
+    // A resource, so other methods get 405 rather than 404.
+    cfg.service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks)));
 }
 
 /// Public keys only (empty with HS256: a shared secret is never published): the signing key

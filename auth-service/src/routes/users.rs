@@ -3,15 +3,15 @@
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use service_kit::input::{path_id, Body};
+use service_kit::input::{Body, Detail, PathId, ValidationErrors};
 use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
-use crate::domain::{email_field, new_password_field, new_password_field_named};
+use crate::domain::{NewUser, PasswordChange};
 use crate::routes::login::{refuse_if_throttled, INVALID_CREDENTIALS};
 use crate::routes::sessions::require_live_session;
-use crate::store::{self, CheckOutcome, NewUser, User};
+use crate::store::{self, CheckOutcome, User};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -45,46 +45,32 @@ impl From<User> for UserOut {
     }
 }
 
-/// Sign-up body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct UserCreate {
-    /// A valid email address; unique regardless of case.
-    email: String,
-    /// 8 characters to 72 bytes.
-    password: String,
-}
-
 /// Creates an account.
-#[utoipa::path(post, path = "/users/", tag = "Users", request_body = UserCreate,
+#[utoipa::path(post, path = "/users/", tag = "Users", request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = UserOut),
-        (status = 409, description = "Email already registered"),
-        (status = 422, description = "Invalid email or password"),
+        (status = 409, description = "Email already registered", body = Detail),
+        (status = 413, description = "Body larger than the limit", body = Detail),
+        (status = 422, description = "Invalid email or password", body = ValidationErrors),
+        (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
 pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, ApiError> {
-    let mut fields = body.read().await?.json_object()?;
-    let email = email_field(&mut fields);
-    let password = new_password_field(&mut fields);
-    fields.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let NewUser { email, password } = body.json().await?;
 
-    let password_hash = state.hasher.hash(password).await?;
+    let password_hash = state.hasher.hash(password.into_inner()).await?;
     let created = state
         .db
         .run(move |conn| {
-            let new = NewUser {
-                email: &email.address,
-                email_key: &email.key,
+            let new = store::NewUser {
+                email: email.address(),
+                email_key: email.key(),
                 password_hash: &password_hash,
                 created_at: service_kit::time::now_utc(),
             };
             match store::insert_user(conn, &new) {
                 Err(e) if e.is_unique_violation() => Err(ApiError::Conflict(format!(
                     "User with email: {} already exists",
-                    email.address
+                    email.address()
                 ))),
                 other => other.map_err(ApiError::from),
             }
@@ -96,19 +82,20 @@ pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpR
 
 /// Reads one account.
 #[utoipa::path(get, path = "/users/{id}", tag = "Users",
-    params(("id" = i64, Path, description = "User id")),
+    params(PathId),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = UserOut),
-        (status = 401, description = "Missing or invalid token"),
-        (status = 404, description = "No such user"),
+        (status = 401, description = "Missing or invalid token", body = Detail),
+        (status = 404, description = "No such user", body = Detail),
+        (status = 422, description = "Not a valid id", body = ValidationErrors),
     ))]
 pub async fn get_user(
     caller: AuthUser,
+    id: PathId,
     state: web::Data<AppState>,
-    id: web::Path<String>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let id = path_id(&id, "id")?;
+    let id = id.get();
     require_live_session(&state, &caller).await?;
     let user = state
         .db
@@ -123,7 +110,7 @@ pub async fn get_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = UserOut),
-        (status = 401, description = "Missing, invalid or ended token"),
+        (status = 401, description = "Missing, invalid or ended token", body = Detail),
     ))]
 pub async fn me(
     caller: AuthUser,
@@ -140,25 +127,18 @@ pub async fn me(
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
 }
 
-/// Password change body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PasswordChange {
-    current_password: String,
-    /// 8 characters to 72 bytes.
-    new_password: String,
-}
-
 /// Changes the caller's password and ends every other session of theirs. A wrong current
 /// password counts toward the login throttle like a failed login.
 #[utoipa::path(put, path = "/users/me/password", tag = "Users", request_body = PasswordChange,
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Changed; the caller's other sessions are ended"),
-        (status = 401, description = "Missing, invalid or ended token"),
-        (status = 403, description = "Invalid Credentials (wrong current password)"),
-        (status = 422, description = "New password too short or too long"),
-        (status = 429, description = "Too many failed password checks for this account"),
+        (status = 401, description = "Missing, invalid or ended token", body = Detail),
+        (status = 403, description = "Invalid Credentials (wrong current password)", body = Detail),
+        (status = 413, description = "Body larger than the limit", body = Detail),
+        (status = 422, description = "Missing field, or new password too short or too long", body = ValidationErrors),
+        (status = 429, description = "Too many failed password checks for this account; see Retry-After", body = Detail),
+        (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
 pub async fn change_password(
     caller: AuthUser,
@@ -166,13 +146,10 @@ pub async fn change_password(
     body: Body,
 ) -> Result<HttpResponse, actix_web::Error> {
     require_live_session(&state, &caller).await?;
-    let mut fields = body.read().await?.json_object()?;
-    let current = fields.string("current_password");
-    let new = new_password_field_named(&mut fields, "new_password");
-    fields.finish()?;
-    let (Some(current), Some(new)) = (current, new) else {
-        return Err(ApiError::Internal("validated fields missing".into()).into());
-    };
+    let PasswordChange {
+        current_password: current,
+        new_password: new,
+    } = body.json().await?;
 
     let id = caller.id;
     let user = state
@@ -209,7 +186,7 @@ pub async fn change_password(
         return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()).into());
     }
 
-    let password_hash = state.hasher.hash(new).await?;
+    let password_hash = state.hasher.hash(new.into_inner()).await?;
     let keep = caller.claims.sid.clone();
     let ended = state
         .db

@@ -5,6 +5,7 @@ mod config;
 mod exit_stress;
 mod hardening;
 mod helpers;
+mod inputs;
 mod keys;
 mod login;
 mod metrics;
