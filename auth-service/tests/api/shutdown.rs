@@ -15,9 +15,12 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
         .current_dir(dir.path())
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
-        // Slow hashing keeps a signup in flight long enough to send SIGTERM meanwhile.
-        .env("BCRYPT_COST", "15")
-        .env("SHUTDOWN_GRACE_SECONDS", "20")
+        // One slow hashing thread keeps the first signup hashing and the second queued behind
+        // it, so both are in flight when SIGTERM arrives (seen through /metrics, not guessed
+        // with a sleep); the grace period is wide for a loaded machine.
+        .env("BCRYPT_COST", "13")
+        .env("BCRYPT_THREADS", "1")
+        .env("SHUTDOWN_GRACE_SECONDS", "120")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -31,26 +34,42 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     // Keep draining the log so the child never blocks on a full pipe.
     let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
 
-    let url = format!("http://127.0.0.1:{port}/users/");
-    let in_flight = actix_web::rt::spawn(async move {
-        reqwest::Client::new()
-            .post(url)
-            .json(&json!({"email": "slow@example.com", "password": "password123"}))
-            .send()
-            .await
-    });
-    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let signup = |email: &'static str| {
+        let url = format!("http://127.0.0.1:{port}/users/");
+        actix_web::rt::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({"email": email, "password": "password123"}))
+                .send()
+                .await
+        })
+    };
+    let hashing = signup("slow@example.com");
+    let queued = signup("queued@example.com");
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+    let mut waited = 0;
+    loop {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        if text.lines().any(|l| l == "bcrypt_queue_depth 1") {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 600, "the second signup never queued: {text}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
 
-    let resp = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request is answered");
-    assert_eq!(resp.status(), 201);
+    for in_flight in [hashing, queued] {
+        let resp = in_flight
+            .await
+            .unwrap()
+            .expect("the in-flight request is answered");
+        assert_eq!(resp.status(), 201);
+    }
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
     let log = log.join().unwrap().join("\n");
