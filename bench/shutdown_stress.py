@@ -194,7 +194,7 @@ def main():
     tuning = {"DATABASE_POOL_SIZE": str(args.pool_size), "SHUTDOWN_GRACE_SECONDS": str(args.grace)}
     if args.workers:
         tuning["WORKERS"] = str(args.workers)
-    auth_env = {"DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": key, "BCRYPT_COST": str(args.bcrypt_cost),
+    auth_env = {"DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": key, "JWT_GENERATE_KEY": "true", "BCRYPT_COST": str(args.bcrypt_cost),
                 "BCRYPT_THREADS": str(args.bcrypt_threads), "LOGIN_MAX_FAILURES": "1000", **tuning}
     posts_env = {"DATABASE_URL": posts_db, "JWT_JWKS_URL": f"http://127.0.0.1:{KEYS_PORT}/.well-known/jwks.json",
                  **tuning}

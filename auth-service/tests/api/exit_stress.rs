@@ -41,6 +41,7 @@ impl Service {
             .env("DATABASE_URL", database_url)
             .env("DATABASE_POOL_SIZE", "32")
             .env("JWT_PRIVATE_KEY_FILE", dir.join("signing-key.pem"))
+            .env("JWT_GENERATE_KEY", "true")
             .env("BCRYPT_COST", "4")
             .env("LOGIN_MAX_FAILURES", "1000")
             // No grace: requests still running when the workers stop are abandoned, as after
