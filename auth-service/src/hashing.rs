@@ -30,6 +30,8 @@ pub struct PasswordHasher {
 struct Counts {
     /// Jobs accepted and not yet taken by a thread.
     queued: AtomicUsize,
+    /// Jobs a thread is working on now.
+    running: AtomicUsize,
     /// Jobs refused because the queue was full.
     rejected: AtomicU64,
 }
@@ -39,6 +41,8 @@ struct Counts {
 pub struct HashingStats {
     /// Jobs waiting for a hashing thread.
     pub queued: usize,
+    /// Jobs being hashed or checked now (at most the number of threads).
+    pub running: usize,
     /// Jobs refused (503) since start because the queue was full.
     pub rejected: u64,
 }
@@ -76,8 +80,11 @@ impl PasswordHasher {
         let (tx, rx) = oneshot::channel();
         let counts = Arc::clone(&self.counts);
         let job: Job = Box::new(move || {
+            counts.running.fetch_add(1, Ordering::Relaxed);
             counts.queued.fetch_sub(1, Ordering::Relaxed);
-            let _ = tx.send(f());
+            let result = f();
+            counts.running.fetch_sub(1, Ordering::Relaxed);
+            let _ = tx.send(result);
         });
         // Counted before it is sent, so a thread taking it at once never counts below zero.
         self.counts.queued.fetch_add(1, Ordering::Relaxed);
@@ -117,10 +124,11 @@ impl PasswordHasher {
             .map_err(ApiError::internal)
     }
 
-    /// Jobs waiting for a thread, and jobs refused since start.
+    /// Jobs waiting for a thread, jobs being worked on, and jobs refused since start.
     pub fn stats(&self) -> HashingStats {
         HashingStats {
             queued: self.counts.queued.load(Ordering::Relaxed),
+            running: self.counts.running.load(Ordering::Relaxed),
             rejected: self.counts.rejected.load(Ordering::Relaxed),
         }
     }

@@ -29,6 +29,11 @@ async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> Htt
             "Password hashing jobs waiting for a hashing thread",
             hashing.queued as f64,
         )
+        .gauge(
+            "bcrypt_jobs_running",
+            "Password hashing jobs a hashing thread is working on now",
+            hashing.running as f64,
+        )
         .counter(
             "bcrypt_rejections_total",
             "Password hashing jobs refused (503) because the queue was full",
