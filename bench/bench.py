@@ -9,27 +9,20 @@ its target. Standard library only; needs wrk, pgbench and psql on PATH.
 
 import argparse
 import http.client
-import json
 import os
 import random
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.parse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "bench")
+from common import BENCH, ROOT, Client, log, psql
+
 USERS = 10
 POSTS_PER_USER = 100
 VOTERS = 5  # users 0..4 cast the seeded votes; users 5..9 toggle votes in the vote scenario
 PASSWORD = "bench-password"
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def run(cmd, **kw):
@@ -73,31 +66,6 @@ class Service:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
         return float("nan")
-
-
-class Client:
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    def call(self, method, path, body=None, token=None, form=False):
-        headers = {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if body is not None:
-            if form:
-                body = urllib.parse.urlencode(body)
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            else:
-                body = json.dumps(body)
-                headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        return resp.status, (json.loads(data) if data else None)
-
-
-def psql(admin_url, sql):
-    run(["psql", admin_url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
 
 
 def wrk(script, url, connections, threads, duration, env):

@@ -21,7 +21,6 @@ cycle in fifteen.
 import argparse
 import collections
 import http.client
-import json
 import os
 import random
 import resource
@@ -33,21 +32,12 @@ import tempfile
 import time
 import urllib.parse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "bench")
+from common import BENCH, ROOT, Client, log, psql
+
 USERS = 10
 POSTS = 200
 PASSWORD = "bench-password"  # what bench/wrk/login.lua sends
 PORTS = {"posts": 0, "auth": 1, "keys": 2}  # offsets from --port
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def psql(url, sql):
-    return subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-                          check=True, text=True, capture_output=True).stdout.strip()
 
 
 def with_query(url, **params):
@@ -101,25 +91,6 @@ class Service:
             self.proc.kill()
             self.proc.wait()
             return "hung"
-
-
-class Client:
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    def call(self, method, path, body=None, token=None, form=False):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if body is not None:
-            if form:
-                body = urllib.parse.urlencode(body)
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            else:
-                body = json.dumps(body)
-                headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        return resp.status, (json.loads(data) if data else None)
 
 
 def tls_connections(admin_url, database):

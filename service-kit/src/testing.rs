@@ -195,6 +195,30 @@ impl TestDatabase {
     pub fn sqlite_file(&self) -> Option<&str> {
         matches!(self.cleanup, Cleanup::Dir(_)).then(|| sqlite_path(&self.url))
     }
+
+    /// On PostgreSQL, the connections to this database now and how many of them use TLS
+    /// (from `pg_stat_ssl`); `None` on SQLite.
+    pub fn tls_connections(&self) -> Option<(i64, i64)> {
+        #[derive(diesel::QueryableByName)]
+        struct TlsCount {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            total: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            tls: i64,
+        }
+        let Cleanup::Postgres { admin_url, name } = &self.cleanup else {
+            return None;
+        };
+        let mut admin = DbConn::establish(admin_url).expect("the PostgreSQL test server");
+        let count: TlsCount = crate::with_conn!(&mut admin, |c| diesel::sql_query(
+            "SELECT count(*) AS total, count(*) FILTER (WHERE s.ssl) AS tls \
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = $1"
+        )
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result(c))
+        .expect("pg_stat_ssl is readable");
+        Some((count.total, count.tls))
+    }
 }
 
 /// A migrated PostgreSQL database that test databases are copied from; dropped (on the

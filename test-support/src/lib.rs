@@ -6,12 +6,20 @@
 //! proxy) is `service_kit::testing`; fixed signing keys are `shared_claims::testing`. Each
 //! is a dev-dependency (or behind a `testing` feature), never part of a release build.
 //!
+//! [`ServiceProcess`] runs a service binary as a real process (for signals, exit statuses and
+//! logs), and [`exit_stress`] is the SIGTERM-under-load check both services run.
+//!
 //! Helpers that return a [`Response`] leave judging it to the test; helpers that return a
 //! value (`create_user`, `token`, `new_post`) assert the expected status and panic with the
 //! body otherwise, failing the test.
 
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
+
+pub mod exit_stress;
+pub mod process;
+
+pub use process::ServiceProcess;
 
 /// The password the suites sign their users up with.
 pub const PASSWORD: &str = "password123";
@@ -186,4 +194,24 @@ pub async fn detail(resp: Response) -> Value {
 /// The error body the course answers with: `{"detail": text}`.
 pub fn error_body(text: &str) -> Value {
     json!({ "detail": text })
+}
+
+/// `GET /metrics`, asserting 200 in Prometheus' text exposition format; the exposition.
+pub async fn scrape_metrics(api: &ApiClient) -> String {
+    let resp = api.get("/metrics", None).await;
+    assert_eq!(resp.status(), 200, "GET /metrics");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/plain; version=0.0.4",
+        "Prometheus' text exposition format"
+    );
+    resp.text().await.expect("the exposition")
+}
+
+/// The value of the series `series` (name and labels exactly as exposed) in a
+/// [`scrape_metrics`] exposition.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().expect("a number"))
 }

@@ -1,24 +1,12 @@
 //! `GET /metrics`: Prometheus' text format, requests by route pattern and status, the
 //! database pool, the password hashing queue and its rejections.
 
+use test_support::metric_value;
+
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 async fn scrape(app: &TestApp) -> String {
-    let resp = app.get("/metrics").await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers()["content-type"],
-        "text/plain; version=0.0.4",
-        "Prometheus' text exposition format"
-    );
-    resp.text().await.unwrap()
-}
-
-/// The value of the series `series` (name and labels exactly as exposed).
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.parse().unwrap())
+    test_support::scrape_metrics(&app.api).await
 }
 
 service_kit::backend_tests! {
@@ -32,7 +20,7 @@ service_kit::backend_tests! {
 
         let text = scrape(&app).await;
         let requests = |method: &str, route: &str, status: u16| {
-            value(
+            metric_value(
                 &text,
                 &format!(r#"http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#),
             )
@@ -44,15 +32,16 @@ service_kit::backend_tests! {
         assert_eq!(requests("GET", "/users/{id}", 404), Some(1.0), "{text}");
         assert!(!text.contains("987654"), "raw paths are not labels: {text}");
         assert!(
-            value(&text, r#"http_request_duration_seconds_count{method="POST",route="/login",status="200"}"#)
+            metric_value(&text, r#"http_request_duration_seconds_count{method="POST",route="/login",status="200"}"#)
                 == Some(1.0),
             "{text}"
         );
-        assert!(value(&text, "db_pool_connections_open").unwrap() >= 1.0, "{text}");
-        assert_eq!(value(&text, "db_pool_connections_in_use"), Some(0.0), "{text}");
-        assert_eq!(value(&text, "db_pool_waiting"), Some(0.0), "{text}");
-        assert_eq!(value(&text, "bcrypt_queue_depth"), Some(0.0), "{text}");
-        assert_eq!(value(&text, "bcrypt_rejections_total"), Some(0.0), "{text}");
+        assert!(metric_value(&text, "db_pool_connections_open").unwrap() >= 1.0, "{text}");
+        assert_eq!(metric_value(&text, "db_pool_connections_in_use"), Some(0.0), "{text}");
+        assert_eq!(metric_value(&text, "db_pool_waiting"), Some(0.0), "{text}");
+        assert_eq!(metric_value(&text, "bcrypt_queue_depth"), Some(0.0), "{text}");
+        assert_eq!(metric_value(&text, "bcrypt_jobs_running"), Some(0.0), "{text}");
+        assert_eq!(metric_value(&text, "bcrypt_rejections_total"), Some(0.0), "{text}");
     }
 
     async fn metrics_count_hashing_jobs_refused_past_the_queue(backend) {
@@ -71,10 +60,10 @@ service_kit::backend_tests! {
         let refused = responses.iter().filter(|r| r.status() == 503).count();
         assert!(refused > 0, "some signups are refused");
         let text = scrape(&app).await;
-        assert_eq!(value(&text, "bcrypt_rejections_total"), Some(refused as f64), "{text}");
-        assert_eq!(value(&text, "bcrypt_queue_depth"), Some(0.0), "{text}");
+        assert_eq!(metric_value(&text, "bcrypt_rejections_total"), Some(refused as f64), "{text}");
+        assert_eq!(metric_value(&text, "bcrypt_queue_depth"), Some(0.0), "{text}");
         assert_eq!(
-            value(&text, r#"http_requests_total{method="POST",route="/users",status="503"}"#),
+            metric_value(&text, r#"http_requests_total{method="POST",route="/users",status="503"}"#),
             Some(refused as f64),
             "{text}"
         );

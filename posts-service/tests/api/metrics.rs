@@ -8,25 +8,12 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 use service_kit::Backend;
 use shared_claims::testing::test_signing_key;
+use test_support::metric_value;
 
 use crate::helpers::*;
 
 async fn scrape(app: &TestApp) -> String {
-    let resp = app.get("/metrics", None).await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers()["content-type"],
-        "text/plain; version=0.0.4",
-        "Prometheus' text exposition format"
-    );
-    resp.text().await.unwrap()
-}
-
-/// The value of the series `series` (name and labels exactly as exposed).
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.parse().unwrap())
+    test_support::scrape_metrics(&app.api).await
 }
 
 /// Scrapes until `ok` holds for the exposition, for at most `within`.
@@ -87,7 +74,7 @@ service_kit::backend_tests! {
 
         let text = scrape(&app).await;
         let requests = |method: &str, route: &str, status: u16| {
-            value(
+            metric_value(
                 &text,
                 &format!(r#"http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#),
             )
@@ -98,7 +85,7 @@ service_kit::backend_tests! {
         assert!(!text.contains(&format!("/posts/{id}\"")), "raw paths are not labels: {text}");
         assert!(!text.contains("/no/such/path"), "{text}");
         assert_eq!(
-            value(
+            metric_value(
                 &text,
                 r#"http_request_duration_seconds_count{method="GET",route="/posts/{id}",status="200"}"#
             ),
@@ -107,19 +94,19 @@ service_kit::backend_tests! {
         );
         assert!(text.contains("# TYPE http_request_duration_seconds histogram"), "{text}");
         // The pool: opened by the requests above, none in use or waiting between requests.
-        assert!(value(&text, "db_pool_connections_max").unwrap() >= 1.0, "{text}");
-        assert!(value(&text, "db_pool_connections_open").unwrap() >= 1.0, "{text}");
-        assert_eq!(value(&text, "db_pool_connections_in_use"), Some(0.0), "{text}");
-        assert_eq!(value(&text, "db_pool_waiting"), Some(0.0), "{text}");
+        assert!(metric_value(&text, "db_pool_connections_max").unwrap() >= 1.0, "{text}");
+        assert!(metric_value(&text, "db_pool_connections_open").unwrap() >= 1.0, "{text}");
+        assert_eq!(metric_value(&text, "db_pool_connections_in_use"), Some(0.0), "{text}");
+        assert_eq!(metric_value(&text, "db_pool_waiting"), Some(0.0), "{text}");
         // Keys from a file: no JWKS fetch, no feed of ended sessions.
-        assert_eq!(value(&text, "jwks_refreshes_total"), Some(0.0), "{text}");
-        assert_eq!(value(&text, "verification_keys"), Some(1.0), "{text}");
+        assert_eq!(metric_value(&text, "jwks_refreshes_total"), Some(0.0), "{text}");
+        assert_eq!(metric_value(&text, "verification_keys"), Some(1.0), "{text}");
         assert!(!text.contains("revocation_list"), "{text}");
 
         // The scrape itself is counted, the next time.
         let text = scrape(&app).await;
         assert!(
-            value(&text, r#"http_requests_total{method="GET",route="/metrics",status="200"}"#)
+            metric_value(&text, r#"http_requests_total{method="GET",route="/metrics",status="200"}"#)
                 .is_some(),
             "{text}"
         );
@@ -142,18 +129,26 @@ async fn metrics_count_jwks_fetches_and_show_the_list_of_ended_sessions() {
     })
     .await;
     let text = scrape_until(&app, Duration::from_secs(10), |text| {
-        value(text, "revocation_list_loaded") == Some(1.0)
-            && value(text, "jwks_refreshes_total").is_some_and(|n| n >= 1.0)
+        metric_value(text, "revocation_list_loaded") == Some(1.0)
+            && metric_value(text, "jwks_refreshes_total").is_some_and(|n| n >= 1.0)
     })
     .await;
     assert_eq!(
-        value(&text, "jwks_refresh_failures_total"),
+        metric_value(&text, "jwks_refresh_failures_total"),
         Some(0.0),
         "{text}"
     );
-    assert_eq!(value(&text, "verification_keys"), Some(1.0), "{text}");
-    assert_eq!(value(&text, "revocation_list_size"), Some(1.0), "{text}");
-    let age = value(&text, "revocation_list_age_seconds").unwrap();
+    assert_eq!(
+        metric_value(&text, "verification_keys"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric_value(&text, "revocation_list_size"),
+        Some(1.0),
+        "{text}"
+    );
+    let age = metric_value(&text, "revocation_list_age_seconds").unwrap();
     assert!((0.0..5.0).contains(&age), "{text}");
 }
 
@@ -173,14 +168,18 @@ async fn metrics_count_failed_jwks_fetches() {
     })
     .await;
     let text = scrape_until(&app, Duration::from_secs(10), |text| {
-        value(text, "jwks_refresh_failures_total").is_some_and(|n| n >= 2.0)
+        metric_value(text, "jwks_refresh_failures_total").is_some_and(|n| n >= 2.0)
     })
     .await;
     assert_eq!(
-        value(&text, "jwks_refreshes_total"),
-        value(&text, "jwks_refresh_failures_total"),
+        metric_value(&text, "jwks_refreshes_total"),
+        metric_value(&text, "jwks_refresh_failures_total"),
         "every fetch failed: {text}"
     );
-    assert_eq!(value(&text, "verification_keys"), Some(0.0), "{text}");
+    assert_eq!(
+        metric_value(&text, "verification_keys"),
+        Some(0.0),
+        "{text}"
+    );
     assert!(!text.contains("revocation_list"), "{text}");
 }

@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{json, Value};
+use test_support::{detail, expect_status, ApiClient, PASSWORD};
 
 const PROJECT: &str = "posts-api-ci";
 const GATEWAY: &str = "http://127.0.0.1:8000";
-const PASSWORD: &str = "password123";
 
 static ONE_STACK_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -225,34 +226,26 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// Signs up and logs in through the gateway; returns (user id, login response).
-async fn account(client: &reqwest::Client, email: &str) -> (i64, Value) {
-    let resp = client
-        .post(format!("{GATEWAY}/users/"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "sign-up through the gateway");
-    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let resp = client
-        .post(format!("{GATEWAY}/login"))
-        .form(&[("username", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "login through the gateway");
-    (id, resp.json().await.unwrap())
+/// The shared client (`test_support::ApiClient`) pointed at the gateway.
+fn gateway() -> ApiClient {
+    ApiClient::with_client(GATEWAY, client())
 }
 
-async fn create_post(client: &reqwest::Client, token: &str, title: &str) -> reqwest::Response {
-    client
-        .post(format!("{GATEWAY}/posts/"))
-        .bearer_auth(token)
-        .json(&json!({"title": title, "content": "content"}))
-        .send()
+/// Signs up and logs in through the gateway; returns (user id, login response).
+async fn account(api: &ApiClient, email: &str) -> (i64, Value) {
+    let id = api.create_user(email, PASSWORD).await;
+    let login = expect_status(api.login(email, PASSWORD).await, 200, "login").await;
+    (id, login)
+}
+
+async fn create_post(api: &ApiClient, token: &str, title: &str) -> reqwest::Response {
+    api.create_post(token, &json!({"title": title, "content": "content"}))
         .await
-        .unwrap()
+}
+
+/// The status of `GET path` with `token` (asserting an answer came back).
+async fn get_status(api: &ApiClient, path: &str, token: &str) -> u16 {
+    api.get(path, Some(token)).await.status().as_u16()
 }
 
 /// One request of the continuous traffic: what it was, when it ended, its status (0 when
@@ -392,10 +385,10 @@ fn compose_stack_serves_the_course_story_and_refuses_a_one_minute_token_once_exp
         return;
     };
     block_on(async {
-        let c = client();
-        let root: Value = c.get(GATEWAY).send().await.unwrap().json().await.unwrap();
+        let api = gateway();
+        let root = expect_status(api.get("/", None).await, 200, "GET /").await;
         assert_eq!(root["message"], "Hello World pushing out to ubuntu");
-        let (alice_id, login) = account(&c, "alice@example.com").await;
+        let (alice_id, login) = account(&api, "alice@example.com").await;
         assert_eq!(login["token_type"], "bearer");
         assert_eq!(
             login["expires_in"], 60,
@@ -403,115 +396,54 @@ fn compose_stack_serves_the_course_story_and_refuses_a_one_minute_token_once_exp
         );
         let issued = Instant::now();
         let alice = login["access_token"].as_str().unwrap().to_owned();
-        let (_, bob_login) = account(&c, "bob@example.com").await;
+        let (_, bob_login) = account(&api, "bob@example.com").await;
         let bob = bob_login["access_token"].as_str().unwrap();
 
-        let resp = c
-            .post(format!("{GATEWAY}/users/"))
-            .json(&json!({"email": "alice@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 409);
-        let resp = c
-            .post(format!("{GATEWAY}/login"))
-            .form(&[
-                ("username", "alice@example.com"),
-                ("password", "wrong-password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 403);
+        let again = api.signup("alice@example.com", PASSWORD).await;
+        assert_eq!(again.status(), 409);
+        let wrong = api.login("alice@example.com", "wrong-password").await;
+        assert_eq!(wrong.status(), 403);
 
-        let post = create_post(&c, &alice, "first post").await;
-        assert_eq!(post.status(), 201);
-        let post: Value = post.json().await.unwrap();
+        let post = create_post(&api, &alice, "first post").await;
+        let post = expect_status(post, 201, "POST /posts/").await;
         let id = post["id"].as_i64().unwrap();
         assert_eq!(post["owner"]["email"], "alice@example.com");
-        let vote = c
-            .post(format!("{GATEWAY}/vote/"))
-            .bearer_auth(bob)
-            .json(&json!({"post_id": id, "dir": 1}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(vote.status(), 201);
-        let one: Value = c
-            .get(format!("{GATEWAY}/posts/{id}"))
-            .bearer_auth(&alice)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(one["votes"], 1);
-        let page: Value = c
-            .get(format!("{GATEWAY}/posts/"))
-            .bearer_auth(bob)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        assert_eq!(api.vote(bob, id, 1).await.status(), 201);
+        let one = api.get(&format!("/posts/{id}"), Some(&alice)).await;
+        assert_eq!(expect_status(one, 200, "GET /posts/{id}").await["votes"], 1);
+        let page = expect_status(api.get("/posts/", Some(bob)).await, 200, "GET /posts/").await;
         assert_eq!(page[0]["Post"]["id"], id);
-        let resp = c
-            .put(format!("{GATEWAY}/posts/{id}"))
-            .bearer_auth(bob)
-            .json(&json!({"title": "mine now", "content": "x"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 403);
-        let resp = c
-            .put(format!("{GATEWAY}/posts/{id}"))
-            .bearer_auth(&alice)
-            .json(&json!({"title": "edited", "content": "x"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let user: Value = c
-            .get(format!("{GATEWAY}/users/{alice_id}"))
-            .bearer_auth(bob)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(user["email"], "alice@example.com");
-        let resp = c
-            .delete(format!("{GATEWAY}/posts/{id}"))
-            .bearer_auth(&alice)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 204);
-        let resp = c
-            .get(format!("{GATEWAY}/posts/{id}"))
-            .bearer_auth(&alice)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 404);
-        let resp = c.get(format!("{GATEWAY}/posts/")).send().await.unwrap();
-        assert_eq!(resp.status(), 401);
+        let edit = |token: &str, title: &str| {
+            let body = json!({"title": title, "content": "x"});
+            let path = format!("/posts/{id}");
+            let api = api.clone();
+            let token = token.to_owned();
+            async move { api.send_json(Method::PUT, &path, Some(&token), &body).await }
+        };
+        assert_eq!(edit(bob, "mine now").await.status(), 403);
+        assert_eq!(edit(&alice, "edited").await.status(), 200);
+        let user = api.get(&format!("/users/{alice_id}"), Some(bob)).await;
         assert_eq!(
-            resp.json::<Value>().await.unwrap()["detail"],
-            "Not authenticated"
+            expect_status(user, 200, "GET /users/{id}").await["email"],
+            "alice@example.com"
         );
+        let deleted = api
+            .request(Method::DELETE, &format!("/posts/{id}"), Some(&alice))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+        assert_eq!(get_status(&api, &format!("/posts/{id}"), &alice).await, 404);
+        let anonymous = api.get("/posts/", None).await;
+        assert_eq!(anonymous.status(), 401);
+        assert_eq!(detail(anonymous).await, "Not authenticated");
 
         // The same token, once its minute is over: refused.
-        let resp = c
-            .get(format!("{GATEWAY}/posts/"))
-            .bearer_auth(&alice)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "the token works before it expires");
+        assert_eq!(
+            get_status(&api, "/posts/", &alice).await,
+            200,
+            "the token works before it expires"
+        );
 
         // Meanwhile, the gateway's Swagger page: Authorize with an account, run GET /posts/.
         if crate::processes::tool_available(crate::browser::CHROMIUM, "Chromium") {
@@ -531,17 +463,9 @@ fn compose_stack_serves_the_course_story_and_refuses_a_one_minute_token_once_exp
         }
         let expiry = issued + Duration::from_secs(61);
         actix_web::rt::time::sleep(expiry.saturating_duration_since(Instant::now())).await;
-        let resp = c
-            .get(format!("{GATEWAY}/posts/"))
-            .bearer_auth(&alice)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401, "a 1-minute token after its minute");
-        assert_eq!(
-            resp.json::<Value>().await.unwrap()["detail"],
-            "Could not validate credentials"
-        );
+        let expired = api.get("/posts/", Some(&alice)).await;
+        assert_eq!(expired.status(), 401, "a 1-minute token after its minute");
+        assert_eq!(detail(expired).await, "Could not validate credentials");
     });
 }
 
@@ -554,26 +478,21 @@ fn compose_stack_spreads_over_replicas_survives_losing_one_and_picks_up_a_new_on
     assert_eq!(stack.containers("auth").len(), 2, "auth replicas");
     let posts = stack.containers("posts");
     assert_eq!(posts.len(), 3, "posts replicas");
-    let c = client();
-    let (user_id, login) = block_on(account(&c, "replicas@example.com"));
+    let api = gateway();
+    let (user_id, login) = block_on(account(&api, "replicas@example.com"));
     let token = login["access_token"].as_str().unwrap().to_owned();
     let post_id = block_on(async {
-        let r = create_post(&c, &token, "spread").await;
-        assert_eq!(r.status(), 201);
-        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        let r = create_post(&api, &token, "spread").await;
+        expect_status(r, 201, "POST /posts/").await["id"]
+            .as_i64()
+            .unwrap()
     });
 
     // Every replica serves requests that came through the gateway.
     let probe = |path: &str, n: usize| {
         block_on(async {
             for _ in 0..n {
-                let r = c
-                    .get(format!("{GATEWAY}{path}"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200, "GET {path}");
+                assert_eq!(get_status(&api, path, &token).await, 200, "GET {path}");
             }
         })
     };
@@ -655,8 +574,8 @@ fn compose_stack_answers_503_with_retry_after_while_postgres_restarts_then_recov
     let Some(stack) = Stack::up(1, 1, &[]) else {
         return;
     };
-    let c = client();
-    let (_, login) = block_on(account(&c, "outage@example.com"));
+    let api = gateway();
+    let (_, login) = block_on(account(&api, "outage@example.com"));
     let token = login["access_token"].as_str().unwrap().to_owned();
     let started: Vec<(String, String)> = ["auth", "posts"]
         .iter()
@@ -668,12 +587,7 @@ fn compose_stack_answers_503_with_retry_after_while_postgres_restarts_then_recov
     let mut retry_after = None;
     wait_until("a 503 while PostgreSQL is down", 60, || {
         block_on(async {
-            let r = c
-                .get(format!("{GATEWAY}/posts/"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
+            let r = api.get("/posts/", Some(&token)).await;
             if r.status() == 503 {
                 retry_after = r
                     .headers()
@@ -690,13 +604,7 @@ fn compose_stack_answers_503_with_retry_after_while_postgres_restarts_then_recov
         .parse()
         .unwrap();
     assert!(retry_after >= 1);
-    let signup = block_on(async {
-        c.post(format!("{GATEWAY}/users/"))
-            .json(&json!({"email": "during@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-    });
+    let signup = block_on(api.signup("during@example.com", PASSWORD));
     assert_eq!(
         signup.status(),
         503,
@@ -707,8 +615,7 @@ fn compose_stack_answers_503_with_retry_after_while_postgres_restarts_then_recov
     stack.compose(&["start", "postgres"]);
     wait_until("success once PostgreSQL is back", 90, || {
         block_on(async {
-            c.get(format!("{GATEWAY}/posts/"))
-                .bearer_auth(&token)
+            api.request(Method::GET, "/posts/", Some(&token))
                 .send()
                 .await
                 .is_ok_and(|r| r.status() == 200)
@@ -716,10 +623,10 @@ fn compose_stack_answers_503_with_retry_after_while_postgres_restarts_then_recov
     });
     block_on(async {
         assert_eq!(
-            create_post(&c, &token, "after the outage").await.status(),
+            create_post(&api, &token, "after the outage").await.status(),
             201
         );
-        account(&c, "after@example.com").await;
+        account(&api, "after@example.com").await;
     });
     for (container, at) in started {
         assert_eq!(
@@ -737,8 +644,8 @@ fn compose_stack_keeps_serving_valid_tokens_with_auth_stopped() {
     let Some(stack) = Stack::up(2, 2, &[]) else {
         return;
     };
-    let c = client();
-    let (_, login) = block_on(account(&c, "offline@example.com"));
+    let api = gateway();
+    let (_, login) = block_on(account(&api, "offline@example.com"));
     let token = login["access_token"].as_str().unwrap().to_owned();
     stack.compose(&["stop", "auth"]);
     assert!(stack
@@ -746,12 +653,7 @@ fn compose_stack_keeps_serving_valid_tokens_with_auth_stopped() {
         .iter()
         .all(|a| Stack::inspect(a, "{{.State.Running}}") == "false"));
     block_on(async {
-        let login = c
-            .post(format!("{GATEWAY}/login"))
-            .form(&[("username", "offline@example.com"), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
+        let login = api.login("offline@example.com", PASSWORD).await;
         assert!(
             login.status().is_server_error(),
             "no auth replica answers: {}",
@@ -759,23 +661,15 @@ fn compose_stack_keeps_serving_valid_tokens_with_auth_stopped() {
         );
         // Every posts replica verifies with the keys it holds: enough requests for both.
         for i in 0..20 {
-            let r = c
-                .get(format!("{GATEWAY}/posts/"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "GET /posts/ #{i} with auth stopped");
+            let status = get_status(&api, "/posts/", &token).await;
+            assert_eq!(status, 200, "GET /posts/ #{i} with auth stopped");
         }
-        assert_eq!(create_post(&c, &token, "auth is away").await.status(), 201);
+        assert_eq!(
+            create_post(&api, &token, "auth is away").await.status(),
+            201
+        );
         let forged = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
-        let r = c
-            .get(format!("{GATEWAY}/posts/"))
-            .bearer_auth(forged)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401);
+        assert_eq!(get_status(&api, "/posts/", forged).await, 401);
     });
 }
 
@@ -785,12 +679,14 @@ fn compose_stack_rolling_restart_of_each_service_fails_no_idempotent_request() {
     let Some(stack) = Stack::up(2, 3, &[]) else {
         return;
     };
-    let c = client();
-    let (user_id, login) = block_on(account(&c, "rolling@example.com"));
+    let api = gateway();
+    let (user_id, login) = block_on(account(&api, "rolling@example.com"));
     let token = login["access_token"].as_str().unwrap().to_owned();
     let post_id = block_on(async {
-        let r = create_post(&c, &token, "rolling").await;
-        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        let r = create_post(&api, &token, "rolling").await;
+        expect_status(r, 201, "POST /posts/").await["id"]
+            .as_i64()
+            .unwrap()
     });
     for service in ["auth", "posts"] {
         let traffic = Traffic::start(4, &token, user_id, post_id, true);

@@ -250,7 +250,7 @@ pub fn authorize_and_list_posts(docs_url: &str, email: &str, password: &str) -> 
 #[actix_web::test]
 async fn the_gateway_swagger_page_authorizes_through_login_and_lists_posts_in_chromium() {
     use crate::gateway::{free_port, start_nginx};
-    use crate::processes::ServiceProcess;
+    use crate::processes::start_service;
     if !tool_available(CHROMIUM, "Chromium") || !tool_available(crate::gateway::NGINX, "nginx") {
         return;
     }
@@ -258,7 +258,7 @@ async fn the_gateway_swagger_page_authorizes_through_login_and_lists_posts_in_ch
     let key = dir.path().join("signing-key.pem");
     std::fs::write(&key, shared_claims::testing::TEST_ED25519_PRIVATE_PEM).unwrap();
     let d = dir.path().display();
-    let auth = ServiceProcess::start(
+    let auth = start_service(
         "auth-service",
         &[
             ("DATABASE_URL", format!("sqlite://{d}/auth.db")),
@@ -266,18 +266,18 @@ async fn the_gateway_swagger_page_authorizes_through_login_and_lists_posts_in_ch
             ("BCRYPT_COST", "4".to_string()),
         ],
     );
-    let posts = ServiceProcess::start(
+    let posts = start_service(
         "posts-service",
         &[
             ("DATABASE_URL", format!("sqlite://{d}/posts.db")),
             (
                 "JWT_JWKS_URL",
-                format!("http://127.0.0.1:{}/.well-known/jwks.json", auth.port),
+                format!("http://127.0.0.1:{}/.well-known/jwks.json", auth.port()),
             ),
         ],
     );
     let port = free_port();
-    let _nginx = start_nginx(dir.path(), port, &[auth.port], &[posts.port]);
+    let _nginx = start_nginx(dir.path(), port, &[auth.port()], &[posts.port()]);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut ready = false;

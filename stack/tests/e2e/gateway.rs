@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use service_kit::testing::TestDatabase;
 use service_kit::Backend;
 
-use crate::processes::{tool_available, ServiceProcess};
+use crate::processes::{start_service, tool_available};
 
 pub const NGINX: &str = "/usr/sbin/nginx";
 
@@ -97,31 +97,37 @@ async fn the_gateway_serves_the_course_flow_and_survives_a_posts_replica_stoppin
         ("BCRYPT_COST", "4".to_string()),
     ];
     let (a1, a2) = std::thread::scope(|s| {
-        let a = s.spawn(|| ServiceProcess::start("auth-service", &auth_env));
-        let b = s.spawn(|| ServiceProcess::start("auth-service", &auth_env));
+        let a = s.spawn(|| start_service("auth-service", &auth_env));
+        let b = s.spawn(|| start_service("auth-service", &auth_env));
         (a.join().unwrap(), b.join().unwrap())
     });
     let posts_env = vec![
         ("DATABASE_URL", posts_db.url.clone()),
         (
             "JWT_JWKS_URL",
-            format!("http://127.0.0.1:{}/.well-known/jwks.json", a1.port),
+            format!("http://127.0.0.1:{}/.well-known/jwks.json", a1.port()),
         ),
         ("SHUTDOWN_GRACE_SECONDS", "10".to_string()),
     ];
     let (p1, p2) = std::thread::scope(|s| {
-        let a = s.spawn(|| ServiceProcess::start("posts-service", &posts_env));
-        let b = s.spawn(|| ServiceProcess::start("posts-service", &posts_env));
+        let a = s.spawn(|| start_service("posts-service", &posts_env));
+        let b = s.spawn(|| start_service("posts-service", &posts_env));
         (a.join().unwrap(), b.join().unwrap())
     });
     let port = free_port();
-    let _nginx = start_nginx(dir.path(), port, &[a1.port, a2.port], &[p1.port, p2.port]);
+    let _nginx = start_nginx(
+        dir.path(),
+        port,
+        &[a1.port(), a2.port()],
+        &[p1.port(), p2.port()],
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     // Wait for nginx and both posts replicas' keys.
     for _ in 0..100 {
         let ready = futures_util::future::join_all(
-            [p1.port, p2.port].map(|p| client.get(format!("http://127.0.0.1:{p}/readyz")).send()),
+            [p1.port(), p2.port()]
+                .map(|p| client.get(format!("http://127.0.0.1:{p}/readyz")).send()),
         )
         .await
         .iter()
@@ -230,11 +236,7 @@ async fn the_gateway_serves_the_course_flow_and_survives_a_posts_replica_stoppin
     );
     // The stopped replica finished its requests and exited cleanly.
     let mut p1 = p1;
-    assert_eq!(
-        p1.child.wait().unwrap().code(),
-        Some(0),
-        "posts exit status after SIGTERM"
-    );
+    assert_eq!(p1.wait().code(), Some(0), "posts exit status after SIGTERM");
     drop(p2);
     drop((a1, a2));
 }

@@ -1,9 +1,10 @@
 //! Real service processes for the deployment tests: the workspace's binaries, started with an
-//! explicit environment, stopped (SIGTERM, then kill) when dropped.
+//! explicit environment (`test_support::ServiceProcess`: killed when dropped).
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+pub use test_support::ServiceProcess;
 
 /// A binary of the workspace, built beside this test (`cargo test --workspace` builds them).
 pub fn workspace_binary(name: &str) -> PathBuf {
@@ -31,51 +32,18 @@ pub fn tool_available(path: &str, what: &str) -> bool {
     false
 }
 
-pub struct ServiceProcess {
-    pub child: Child,
-    pub port: u16,
-}
-
-impl ServiceProcess {
-    /// Starts `binary` on a free loopback port with only the given environment, and waits
-    /// for it to log the port it listens on.
-    pub fn start(binary: &str, env: &[(&str, String)]) -> ServiceProcess {
-        let mut cmd = Command::new(workspace_binary(binary));
-        cmd.env_clear()
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "info,access=off")
-            .current_dir(std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let port = loop {
-            let Some(Ok(line)) = lines.next() else {
-                let _ = child.kill();
-                panic!("{binary} exited before listening");
-            };
-            if let Some(rest) = line.split("listening on port ").nth(1) {
-                break rest.trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        ServiceProcess { child, port }
+/// Starts `binary` on a free loopback port with only the given environment (which may set
+/// another `BIND_ADDR`), and waits for it to log the port it listens on. Stopped (killed)
+/// when dropped.
+pub fn start_service(binary: &str, env: &[(&str, String)]) -> ServiceProcess {
+    let mut cmd = Command::new(workspace_binary(binary));
+    cmd.env_clear()
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info,access=off")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
     }
-
-    /// Sends SIGTERM (graceful shutdown).
-    pub fn terminate(&self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-    }
-}
-
-impl Drop for ServiceProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    ServiceProcess::start(cmd)
 }

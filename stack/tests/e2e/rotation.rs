@@ -14,7 +14,7 @@ use service_kit::Backend;
 use shared_claims::testing::{claims_for_testing, encode_for_testing};
 use shared_claims::SigningKey;
 
-use crate::processes::ServiceProcess;
+use crate::processes::{start_service, ServiceProcess};
 use crate::sessions::{list_status, log_in, pair, sign_up, until_status, Pair};
 
 /// JWKS `max-age` the auth processes announce (step 1 and 3 wait that long, plus a poll).
@@ -69,8 +69,8 @@ impl AuthReplicas {
             procs: [None, None],
         };
         for i in 0..2 {
-            let p = ServiceProcess::start("auth-service", &replicas.env(0, keys));
-            replicas.ports[i] = p.port;
+            let p = start_service("auth-service", &replicas.env(0, keys));
+            replicas.ports[i] = p.port();
             replicas.procs[i] = Some(p);
         }
         replicas
@@ -91,9 +91,9 @@ impl AuthReplicas {
         for i in 0..2 {
             if let Some(mut old) = self.procs[i].take() {
                 old.terminate();
-                old.child.wait().unwrap();
+                old.wait();
             }
-            self.procs[i] = Some(ServiceProcess::start(
+            self.procs[i] = Some(start_service(
                 "auth-service",
                 &self.env(self.ports[i], keys),
             ));
@@ -211,7 +211,7 @@ async fn a_three_step_key_rotation_under_traffic_fails_no_request() {
     let p: Vec<ServiceProcess> = auths
         .iter()
         .map(|a| {
-            ServiceProcess::start(
+            start_service(
                 "posts-service",
                 &[
                     ("DATABASE_URL", posts_db.url.clone()),
@@ -221,8 +221,8 @@ async fn a_three_step_key_rotation_under_traffic_fails_no_request() {
         })
         .collect();
     let posts = [
-        format!("http://127.0.0.1:{}", p[0].port),
-        format!("http://127.0.0.1:{}", p[1].port),
+        format!("http://127.0.0.1:{}", p[0].port()),
+        format!("http://127.0.0.1:{}", p[1].port()),
     ];
     let client = reqwest::Client::new();
     sign_up(&client, &auths[0], "alice@example.com").await;

@@ -10,7 +10,7 @@ use service_kit::testing::TestDatabase;
 use test_support::{expect_status, ApiClient};
 
 use crate::helpers::{spawn_stack, PASSWORD};
-use crate::processes::ServiceProcess;
+use crate::processes::start_service;
 
 /// A login's tokens.
 pub struct Pair {
@@ -101,14 +101,14 @@ service_kit::backend_tests! {
             ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
             ("BCRYPT_COST", "4".to_string()),
         ];
-        let auth = ServiceProcess::start("auth-service", &auth_env);
-        let auth_port = auth.port;
+        let auth = start_service("auth-service", &auth_env);
+        let auth_port = auth.port();
         let a = format!("http://127.0.0.1:{auth_port}");
-        let p1 = ServiceProcess::start("posts-service", &posts_env(&posts_db, auth_port));
-        let p2 = ServiceProcess::start("posts-service", &posts_env(&posts_db, auth_port));
+        let p1 = start_service("posts-service", &posts_env(&posts_db, auth_port));
+        let p2 = start_service("posts-service", &posts_env(&posts_db, auth_port));
         let posts = [
-            format!("http://127.0.0.1:{}", p1.port),
-            format!("http://127.0.0.1:{}", p2.port),
+            format!("http://127.0.0.1:{}", p1.port()),
+            format!("http://127.0.0.1:{}", p2.port()),
         ];
         let client = reqwest::Client::new();
         sign_up(&client, &a, "alice@example.com").await;
@@ -134,18 +134,18 @@ service_kit::backend_tests! {
 
         // A restarted posts process loads the list before it accepts sessions again.
         drop(p1);
-        let p1 = ServiceProcess::start("posts-service", &posts_env(&posts_db, auth_port));
-        let restarted = format!("http://127.0.0.1:{}", p1.port);
+        let p1 = start_service("posts-service", &posts_env(&posts_db, auth_port));
+        let restarted = format!("http://127.0.0.1:{}", p1.port());
         until_status(&client, &restarted, &live.access, 200, Instant::now(), Duration::from_secs(10)).await;
         assert_eq!(list_status(&client, &restarted, &ended.access).await, 401);
 
         // A restarted auth service still knows the session ended (it lives in its database).
         auth.terminate();
         let mut auth = auth;
-        auth.child.wait().unwrap();
+        auth.wait();
         let mut env = auth_env.clone();
         env.push(("BIND_ADDR", format!("127.0.0.1:{auth_port}")));
-        let _auth = ServiceProcess::start("auth-service", &env);
+        let _auth = start_service("auth-service", &env);
         // Connections kept alive to the old process are gone.
         let client = reqwest::Client::new();
         let resp = refresh(&client, &a, &ended.refresh).await;
