@@ -157,6 +157,13 @@ impl TestDatabase {
         }
     }
 
+    /// An empty PostgreSQL database for a test that runs on PostgreSQL only, or `None` when
+    /// this run's PostgreSQL variants are skipped (see [`postgres_tests_run`]): the test
+    /// returns then.
+    pub fn postgres(label: &str) -> Option<TestDatabase> {
+        postgres_tests_run().then(|| TestDatabase::create(Backend::Postgres, label))
+    }
+
     /// A database on `backend` with the service's migrations already applied. On PostgreSQL
     /// it is a copy (`CREATE DATABASE ... TEMPLATE`) of a template that `migrate` migrated
     /// once for this `label` and test binary: copying is cheaper than migrating each test's
@@ -194,6 +201,16 @@ impl TestDatabase {
     /// The SQLite file path, or `None` on PostgreSQL.
     pub fn sqlite_file(&self) -> Option<&str> {
         matches!(self.cleanup, Cleanup::Dir(_)).then(|| sqlite_path(&self.url))
+    }
+
+    /// Asserts that this PostgreSQL database has connections now and that every one uses
+    /// TLS (from `pg_stat_ssl`).
+    pub fn assert_every_connection_uses_tls(&self) {
+        let (total, tls) = self.tls_connections().expect("a PostgreSQL database");
+        assert!(
+            total > 0 && tls == total,
+            "{tls} of {total} connections use TLS"
+        );
     }
 
     /// On PostgreSQL, the connections to this database now and how many of them use TLS

@@ -4,6 +4,8 @@
 //! A crash at exit shows as a status other than 0 (a signal, a panic) or no exit at all; each
 //! such cycle is reported with the tail of that run's log.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,22 +17,39 @@ use crate::process::ServiceProcess;
 use crate::ApiClient;
 
 /// How a service is started, loaded and judged.
-pub struct SigtermUnderLoad<Start, Request> {
+pub struct SigtermUnderLoad<Request> {
     pub cycles: u32,
     /// Concurrent clients sending `request` in a loop (more than the database pool holds, so
     /// the pool is still opening connections when the signal comes).
     pub clients: usize,
-    /// The command that starts one run of the service (a fresh process each cycle).
-    pub start: Start,
+    /// The service binary, started afresh each cycle in `dir` with only `BIND_ADDR` (a free
+    /// port), `DATABASE_URL`, a pool of 32, no shutdown grace (requests still running when
+    /// the workers stop are abandoned, as after a grace period that ran out), and `env`.
+    pub binary: PathBuf,
+    pub dir: PathBuf,
+    pub database_url: String,
+    pub env: Vec<(&'static str, OsString)>,
     /// Client `n`'s `i`-th request of the storm.
     pub request: Request,
 }
 
-impl<Start, Request> SigtermUnderLoad<Start, Request>
+impl<Request> SigtermUnderLoad<Request>
 where
-    Start: Fn() -> Command,
     Request: Fn(&ApiClient, usize) -> RequestBuilder,
 {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.env_clear()
+            .current_dir(&self.dir)
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("DATABASE_URL", &self.database_url)
+            .env("DATABASE_POOL_SIZE", "32")
+            .env("SHUTDOWN_GRACE_SECONDS", "0")
+            .env("RUST_LOG", "warn,service_kit::config=info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
     /// Runs the cycles: `prepare` once against the first run (sign users up, create posts),
     /// `under_load` once while the first storm runs (to check the connections, say), then in
     /// each cycle SIGTERM 50 to 450 ms into the storm. Panics listing every cycle whose exit
@@ -45,7 +64,7 @@ where
             .subsec_nanos();
         let mut failures = Vec::new();
         for cycle in 1..=self.cycles {
-            let mut service = ServiceProcess::start((self.start)());
+            let mut service = ServiceProcess::start(self.command());
             let api = service.api();
             if let Some(prepare) = prepare.take() {
                 prepare(&api).await;

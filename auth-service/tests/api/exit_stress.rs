@@ -8,10 +8,7 @@
 //! check for hundreds of cycles on release builds. Runs on the PostgreSQL server of
 //! `TEST_POSTGRES_URL` (skipped like the other PostgreSQL tests when none answers).
 
-use std::process::Command;
-
-use service_kit::testing::{postgres_tests_run, TestDatabase};
-use service_kit::Backend;
+use service_kit::testing::TestDatabase;
 use test_support::exit_stress::SigtermUnderLoad;
 use test_support::{ApiClient, PASSWORD};
 
@@ -19,32 +16,25 @@ const USERS: usize = 4;
 
 #[actix_web::test]
 async fn sigterm_under_login_load_on_postgres_over_tls_exits_0_every_time() {
-    if !postgres_tests_run() {
+    let Some(db) = TestDatabase::postgres("auth-exit") else {
         return;
-    }
-    let db = TestDatabase::create(Backend::Postgres, "auth-exit");
-    let url = format!("{}?sslmode=require", db.url);
+    };
     let dir = tempfile::tempdir().unwrap();
     let stress = SigtermUnderLoad {
         cycles: 20,
         clients: 48,
-        start: || {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_auth-service"));
-            cmd.env_clear()
-                .current_dir(dir.path())
-                .env("BIND_ADDR", "127.0.0.1:0")
-                .env("DATABASE_URL", &url)
-                .env("DATABASE_POOL_SIZE", "32")
-                .env("JWT_PRIVATE_KEY_FILE", dir.path().join("signing-key.pem"))
-                .env("JWT_GENERATE_KEY", "true")
-                .env("BCRYPT_COST", "4")
-                .env("LOGIN_MAX_FAILURES", "1000")
-                // No grace: requests still running when the workers stop are abandoned, as
-                // after a grace period that ran out.
-                .env("SHUTDOWN_GRACE_SECONDS", "0")
-                .env("RUST_LOG", "warn,service_kit::config=info");
-            cmd
-        },
+        binary: env!("CARGO_BIN_EXE_auth-service").into(),
+        dir: dir.path().into(),
+        database_url: format!("{}?sslmode=require", db.url),
+        env: vec![
+            (
+                "JWT_PRIVATE_KEY_FILE",
+                dir.path().join("signing-key.pem").into(),
+            ),
+            ("JWT_GENERATE_KEY", "true".into()),
+            ("BCRYPT_COST", "4".into()),
+            ("LOGIN_MAX_FAILURES", "1000".into()),
+        ],
         request: |api: &ApiClient, i: usize| {
             let email = format!("exit{}@example.com", i % USERS);
             api.client()
@@ -52,21 +42,13 @@ async fn sigterm_under_login_load_on_postgres_over_tls_exits_0_every_time() {
                 .form(&[("username", email.as_str()), ("password", PASSWORD)])
         },
     };
+    let sign_up = async |api: &ApiClient| {
+        for i in 0..USERS {
+            api.create_user(&format!("exit{i}@example.com"), PASSWORD)
+                .await;
+        }
+    };
     stress
-        .run(
-            async |api: &ApiClient| {
-                for i in 0..USERS {
-                    api.create_user(&format!("exit{i}@example.com"), PASSWORD)
-                        .await;
-                }
-            },
-            || {
-                let (total, tls) = db.tls_connections().unwrap();
-                assert!(
-                    total > 0 && tls == total,
-                    "{tls} of {total} connections use TLS"
-                );
-            },
-        )
+        .run(sign_up, || db.assert_every_connection_uses_tls())
         .await;
 }

@@ -4,17 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use service_kit::testing::{postgres_tests_run, CuttableProxy, TestDatabase};
-use service_kit::Backend;
+use service_kit::testing::{CuttableProxy, TestDatabase};
 
 use crate::helpers::{detail, start, test_config, PASSWORD};
 
 #[actix_web::test]
 async fn a_database_outage_gives_503_with_retry_after_and_service_resumes_after_it() {
-    if !postgres_tests_run() {
+    let Some(db) = TestDatabase::postgres("auth") else {
         return;
-    }
-    let db = TestDatabase::create(Backend::Postgres, "auth");
+    };
     let proxy = CuttableProxy::in_front_of(&db.url).await;
     let key_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&db, &key_dir);

@@ -1,17 +1,15 @@
 //! Replicas on one PostgreSQL: three starting together on an empty database all come up
 //! (migrations run once, under an advisory lock).
 
-use service_kit::testing::{postgres_tests_run, TestDatabase};
-use service_kit::Backend;
+use service_kit::testing::TestDatabase;
 
 use crate::helpers::{test_config, PASSWORD};
 
 #[actix_web::test]
 async fn three_replicas_starting_together_on_an_empty_database_all_come_up() {
-    if !postgres_tests_run() {
+    let Some(db) = TestDatabase::postgres("auth") else {
         return;
-    }
-    let db = TestDatabase::create(Backend::Postgres, "auth");
+    };
     let key_dir = tempfile::tempdir().unwrap();
     let config = test_config(&db, &key_dir);
     let apps = futures_util::future::join_all(
