@@ -11,7 +11,7 @@
 //! `published: bool = True` does; an explicit `null` is a 422 there too).
 
 use actix_web::HttpRequest;
-use serde_json::{json, Value};
+use serde_json::json;
 use service_kit::error::FieldError;
 use service_kit::input::{path_id, Fields, Query, RawBody};
 use service_kit::ApiError;
@@ -86,13 +86,15 @@ impl PostInput {
     /// Reads every field (so all failures are reported together); `None` when any failed,
     /// each failure recorded in `fields`.
     fn from_fields(fields: &mut Fields) -> Option<PostInput> {
-        let title = strict_string(fields, "title")
+        let title = fields
+            .strict_string("title")
             .filter(|t| fields.check_length("title", t, 1, MAX_TITLE_CHARS))
             .map(Title);
-        let content = strict_string(fields, "content")
+        let content = fields
+            .strict_string("content")
             .filter(|c| fields.check_length("content", c, 0, MAX_CONTENT_CHARS))
             .map(Content);
-        let published = strict_boolean_or(fields, "published", true);
+        let published = fields.strict_boolean_or("published", true);
         Some(PostInput {
             title: title?,
             content: content?,
@@ -177,8 +179,9 @@ impl VoteInput {
     }
 
     fn from_fields(fields: &mut Fields) -> Option<VoteInput> {
-        let post_id = strict_integer(fields, "post_id").map(PostId);
-        let dir = strict_integer(fields, "dir")
+        let post_id = fields.strict_integer("post_id").map(PostId);
+        let dir = fields
+            .strict_integer("dir")
             .filter(|dir| fields.check_range("dir", *dir, 0, 1))
             .map(|dir| {
                 if dir == 1 {
@@ -310,92 +313,4 @@ impl ListQuery {
 fn finish<T>(fields: Fields, input: Option<T>) -> Result<T, ApiError> {
     fields.finish()?;
     input.ok_or(ApiError::Validation(Vec::new()))
-}
-
-/// A required string, strictly: a number is refused with pydantic's `str type expected`
-/// (the shared reader would turn it into text, as pydantic's lax `str` does).
-fn strict_string(fields: &mut Fields, field: &str) -> Option<String> {
-    if fields.peek(field).is_some_and(Value::is_number) {
-        fields.reject(field, "str type expected", "type_error.str", None);
-        return None;
-    }
-    fields.string(field)
-}
-
-/// A required integer, strictly: a JSON number with no fractional part (`1.0` is one, as
-/// JSON Schema counts integers) within 64 bits; a boolean or a string is refused (`true` is
-/// not 1).
-fn strict_integer(fields: &mut Fields, field: &str) -> Option<i64> {
-    let integral = match fields.peek(field) {
-        Some(Value::Number(n)) if n.as_i64().is_none() => Some(n.as_f64().and_then(integral)),
-        Some(Value::Bool(_) | Value::String(_)) => Some(None),
-        // An integer, or no value at all: the shared reader takes it or says why not.
-        _ => None,
-    };
-    match integral {
-        None => fields.integer(field),
-        Some(Some(value)) => Some(value),
-        Some(None) => {
-            fields.reject(
-                field,
-                "value is not a valid integer",
-                "type_error.integer",
-                None,
-            );
-            None
-        }
-    }
-}
-
-/// The 64-bit integer a float with no fractional part stands for.
-fn integral(f: f64) -> Option<i64> {
-    // i64::MIN is -2^63, exactly representable; 2^63 itself is one beyond i64::MAX.
-    const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
-    (f.fract() == 0.0 && (-TWO_TO_63..TWO_TO_63).contains(&f)).then_some(f as i64)
-}
-
-/// An optional boolean with a default, strictly: only `true` and `false` (`"yes"` and `1`
-/// are refused); `null` is refused too.
-fn strict_boolean_or(fields: &mut Fields, field: &str, default: bool) -> Option<bool> {
-    if fields
-        .peek(field)
-        .is_some_and(|v| !v.is_boolean() && !v.is_null())
-    {
-        fields.reject(
-            field,
-            "value could not be parsed to a boolean",
-            "type_error.bool",
-            None,
-        );
-        return None;
-    }
-    fields.boolean_or(field, default)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_float_is_an_integer_when_integral_and_within_64_bits() {
-        assert_eq!(integral(-258_257.0), Some(-258_257));
-        assert_eq!(integral(0.0), Some(0));
-        assert_eq!(integral(-0.0), Some(0));
-        assert_eq!(integral(i64::MIN as f64), Some(i64::MIN));
-        // The largest float below 2^63.
-        assert_eq!(
-            integral(9_223_372_036_854_774_784.0),
-            Some(9_223_372_036_854_774_784)
-        );
-        for refused in [
-            0.5,
-            -1.25,
-            9_223_372_036_854_775_808.0,
-            -1e19,
-            f64::INFINITY,
-            f64::NAN,
-        ] {
-            assert_eq!(integral(refused), None, "{refused}");
-        }
-    }
 }

@@ -560,6 +560,18 @@ impl Db {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
+    /// [`Db::run`] for a handler: the work's own error (a [`DbError`] from the store, say)
+    /// becomes the HTTP answer's [`ApiError`].
+    pub async fn query<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+    {
+        self.run(move |conn| f(conn).map_err(ApiError::from)).await
+    }
+
     /// Runs blocking database work on the blocking thread pool, never on an actix worker.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where

@@ -389,86 +389,6 @@ impl Fields {
         }
     }
 
-    /// A required string; numbers are accepted and turned into text, as pydantic v1 does.
-    /// NUL characters are refused (PostgreSQL cannot store them in text).
-    pub fn string(&mut self, field: &str) -> Option<String> {
-        match self.take(field, true)? {
-            Value::String(s) if s.contains('\0') => {
-                self.reject(field, NUL_MESSAGE, NUL_TYPE, None);
-                None
-            }
-            Value::String(s) => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            _ => {
-                self.reject(field, "str type expected", "type_error.str", None);
-                None
-            }
-        }
-    }
-
-    /// An optional string; absent gives `None` without an error.
-    pub fn optional_string(&mut self, field: &str) -> Option<String> {
-        if !self.map.contains_key(field) {
-            return None;
-        }
-        self.string(field)
-    }
-
-    /// A required integer: integral numbers, booleans, and strings holding an integer.
-    pub fn integer(&mut self, field: &str) -> Option<i64> {
-        let value = self.take(field, true)?;
-        let parsed = match &value {
-            Value::Number(n) => n.as_i64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
-            }),
-            Value::Bool(b) => Some(i64::from(*b)),
-            Value::String(s) => s.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        if parsed.is_none() {
-            self.reject(
-                field,
-                "value is not a valid integer",
-                "type_error.integer",
-                None,
-            );
-        }
-        parsed
-    }
-
-    /// An optional boolean with a default, accepting pydantic v1's spellings.
-    pub fn boolean_or(&mut self, field: &str, default: bool) -> Option<bool> {
-        if !self.map.contains_key(field) {
-            return Some(default);
-        }
-        let value = self.take(field, false)?;
-        let parsed = match &value {
-            Value::Bool(b) => Some(*b),
-            Value::Number(n) => match n.as_i64() {
-                Some(0) => Some(false),
-                Some(1) => Some(true),
-                _ => None,
-            },
-            Value::String(s) => match s.to_ascii_lowercase().as_str() {
-                "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
-                "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
-                _ => None,
-            },
-            _ => None,
-        };
-        if parsed.is_none() {
-            self.reject(
-                field,
-                "value could not be parsed to a boolean",
-                "type_error.bool",
-                None,
-            );
-        }
-        parsed
-    }
-
     /// A required string, strictly: a number, boolean, list or object is refused with
     /// pydantic's `str type expected` (a number is not a string). NUL characters are refused.
     pub fn strict_string(&mut self, field: &str) -> Option<String> {
@@ -511,20 +431,41 @@ impl Fields {
         }
     }
 
-    /// A required integer, strictly: a JSON number with no fractional part. A boolean or a
-    /// string is refused (`true` is not 1).
+    /// A required integer, strictly: a JSON number with no fractional part (`1.0` is one, as
+    /// JSON Schema counts integers) within 64 bits; a boolean or a string is refused (`true`
+    /// is not 1).
     pub fn strict_integer(&mut self, field: &str) -> Option<i64> {
         let parsed = match self.take(field, true)? {
-            Value::Number(n) => n.as_i64(),
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
             _ => None,
         };
+        self.or_reject(
+            parsed,
+            field,
+            "value is not a valid integer",
+            "type_error.integer",
+        )
+    }
+
+    /// An optional boolean with a default, strictly: only `true` and `false` (`"yes"` and `1`
+    /// are refused); `null` is refused too (the field may be left out, not nulled).
+    pub fn strict_boolean_or(&mut self, field: &str, default: bool) -> Option<bool> {
+        if !self.map.contains_key(field) {
+            return Some(default);
+        }
+        let parsed = self.take(field, false)?.as_bool();
+        self.or_reject(
+            parsed,
+            field,
+            "value could not be parsed to a boolean",
+            "type_error.bool",
+        )
+    }
+
+    /// `parsed`, or a refusal of `field` with this message and type when it is `None`.
+    fn or_reject<T>(&mut self, parsed: Option<T>, field: &str, msg: &str, kind: &str) -> Option<T> {
         if parsed.is_none() {
-            self.reject(
-                field,
-                "value is not a valid integer",
-                "type_error.integer",
-                None,
-            );
+            self.reject(field, msg, kind, None);
         }
         parsed
     }
@@ -809,6 +750,13 @@ impl utoipa::PartialSchema for Detail {
 
 impl utoipa::ToSchema for Detail {}
 
+/// The 64-bit integer a float with no fractional part stands for.
+fn integral(f: f64) -> Option<i64> {
+    // i64::MIN is -2^63, exactly representable; 2^63 itself is one beyond i64::MAX.
+    const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-TWO_TO_63..TWO_TO_63).contains(&f)).then_some(f as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -897,9 +845,36 @@ mod tests {
     }
 
     #[test]
+    fn a_float_is_an_integer_when_integral_and_within_64_bits() {
+        assert_eq!(integral(-258_257.0), Some(-258_257));
+        assert_eq!(integral(0.0), Some(0));
+        assert_eq!(integral(-0.0), Some(0));
+        assert_eq!(integral(i64::MIN as f64), Some(i64::MIN));
+        // The largest float below 2^63.
+        assert_eq!(
+            integral(9_223_372_036_854_774_784.0),
+            Some(9_223_372_036_854_774_784)
+        );
+        for refused in [
+            0.5,
+            -1.25,
+            9_223_372_036_854_775_808.0,
+            -1e19,
+            f64::INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(integral(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
     fn strict_fields_refuse_other_types() {
         let mut f = Fields::new(
-            serde_json::from_str(r#"{"s": 5, "i": true, "j": "7", "o": null, "k": 7}"#).unwrap(),
+            serde_json::from_str(
+                r#"{"s": 5, "i": true, "j": "7", "o": null, "k": 7, "f": 7.0, "h": 7.5,
+                    "b": 1, "n": null, "t": false}"#,
+            )
+            .unwrap(),
         );
         assert_eq!(f.strict_string("s"), None);
         assert_eq!(f.strict_integer("i"), None);
@@ -907,6 +882,16 @@ mod tests {
         assert_eq!(f.optional_strict_string("o"), None);
         assert_eq!(f.optional_strict_string("absent"), Some(None));
         assert_eq!(f.strict_integer("k"), Some(7));
+        assert_eq!(
+            f.strict_integer("f"),
+            Some(7),
+            "7.0 is an integer to JSON Schema"
+        );
+        assert_eq!(f.strict_integer("h"), None);
+        assert_eq!(f.strict_boolean_or("b", true), None);
+        assert_eq!(f.strict_boolean_or("n", true), None);
+        assert_eq!(f.strict_boolean_or("t", true), Some(false));
+        assert_eq!(f.strict_boolean_or("absent", true), Some(true));
         let Err(ApiError::Validation(errors)) = f.finish() else {
             panic!("expected a 422")
         };
@@ -917,6 +902,9 @@ mod tests {
                 "type_error.str",
                 "type_error.integer",
                 "type_error.integer",
+                "type_error.none.not_allowed",
+                "type_error.integer",
+                "type_error.bool",
                 "type_error.none.not_allowed"
             ]
         );
@@ -949,7 +937,7 @@ mod tests {
     #[test]
     fn nul_characters_are_refused() {
         let mut f = Fields::new(serde_json::from_str(r#"{"t": "a\u0000b"}"#).unwrap());
-        assert!(f.string("t").is_none());
+        assert!(f.strict_string("t").is_none());
         assert!(f.finish().is_err());
         let mut q = Query::parse("search=a%00b");
         assert_eq!(q.string("search"), "");
@@ -959,7 +947,7 @@ mod tests {
     #[test]
     fn empty_form_values_count_as_absent() {
         let mut f = Fields::from_pairs(vec![("username".into(), String::new())]);
-        assert!(f.string("username").is_none());
+        assert!(f.strict_string("username").is_none());
         let Err(ApiError::Validation(errors)) = f.finish() else {
             panic!("expected a 422")
         };

@@ -105,9 +105,8 @@ pub async fn login(state: web::Data<AppState>, body: Body) -> Result<HttpRespons
     };
     state
         .db
-        .run(move |conn| store::settle_login_attempt(conn, &key, now, outcome))
-        .await
-        .map_err(ApiError::from)?;
+        .query(move |conn| store::settle_login_attempt(conn, &key, now, outcome))
+        .await?;
     verified?;
     let Some(user) = user else {
         return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()));

@@ -115,7 +115,7 @@ pub async fn start_session(state: &AppState, user: User) -> Result<HttpResponse,
     let user_id = user.id;
     state
         .db
-        .run(move |conn| {
+        .query(move |conn| {
             store::start_session(
                 conn,
                 &NewSession {
@@ -171,7 +171,7 @@ pub async fn refresh(
     let settings = state.sessions;
     let outcome = state
         .db
-        .run(move |conn| {
+        .query(move |conn| {
             store::rotate_refresh_token(
                 conn,
                 &Rotation {
@@ -184,8 +184,7 @@ pub async fn refresh(
                 },
             )
         })
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     let (user, sid) = match outcome {
         RefreshOutcome::Rotated { user, session_id } => (user, session_id),
         RefreshOutcome::Reused { session_id } => {
@@ -219,9 +218,8 @@ pub async fn require_live_session(
     let user_id = caller.id;
     let live = state
         .db
-        .run(move |conn| store::session_is_live(conn, &sid, user_id))
-        .await
-        .map_err(ApiError::from)?;
+        .query(move |conn| store::session_is_live(conn, &sid, user_id))
+        .await?;
     if live {
         Ok(())
     } else {
@@ -250,7 +248,7 @@ pub async fn logout(
     let sid = caller.claims.sid.clone();
     let ended = state
         .db
-        .run(move |conn| {
+        .query(move |conn| {
             let own = match &sid {
                 Some(sid) => store::end_session(conn, sid, user_id, now)?,
                 None => true, // a token without a session: nothing of its own to end
@@ -260,8 +258,7 @@ pub async fn logout(
             }
             Ok::<_, service_kit::DbError>(own)
         })
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     if !ended {
         return Err(AuthError::InvalidCredentials.into());
     }

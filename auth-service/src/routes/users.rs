@@ -99,7 +99,7 @@ pub async fn get_user(
     require_live_session(&state, &caller).await?;
     let user = state
         .db
-        .run(move |conn| store::user_by_id(conn, id).map_err(ApiError::from))
+        .query(move |conn| store::user_by_id(conn, id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("User with id: {id} does not exist")))?;
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
@@ -120,7 +120,7 @@ pub async fn me(
     let id = caller.id;
     let user = state
         .db
-        .run(move |conn| store::user_by_id(conn, id).map_err(ApiError::from))
+        .query(move |conn| store::user_by_id(conn, id))
         .await?
         // A token outliving its account (deleted since) is no longer a caller.
         .ok_or(shared_claims::AuthError::InvalidCredentials)?;
@@ -154,7 +154,7 @@ pub async fn change_password(
     let id = caller.id;
     let user = state
         .db
-        .run(move |conn| store::user_by_id(conn, id).map_err(ApiError::from))
+        .query(move |conn| store::user_by_id(conn, id))
         .await?
         .ok_or(shared_claims::AuthError::InvalidCredentials)?;
     let now = service_kit::time::now_utc();
@@ -163,9 +163,10 @@ pub async fn change_password(
     let key = user.email_key.clone();
     let reservation = state
         .db
-        .run(move |conn| store::reserve_login_attempt(conn, &key, now, now - window, max_attempts))
-        .await
-        .map_err(ApiError::from)?;
+        .query(move |conn| {
+            store::reserve_login_attempt(conn, &key, now, now - window, max_attempts)
+        })
+        .await?;
     refuse_if_throttled(reservation, &state.throttle, now)?;
     let verified = state
         .hasher
@@ -179,9 +180,8 @@ pub async fn change_password(
     let key = user.email_key.clone();
     state
         .db
-        .run(move |conn| store::settle_login_attempt(conn, &key, now, outcome))
-        .await
-        .map_err(ApiError::from)?;
+        .query(move |conn| store::settle_login_attempt(conn, &key, now, outcome))
+        .await?;
     if !verified? {
         return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()).into());
     }
@@ -190,10 +190,7 @@ pub async fn change_password(
     let keep = caller.claims.sid.clone();
     let ended = state
         .db
-        .run(move |conn| {
-            store::change_password(conn, id, &password_hash, keep.as_deref(), now)
-                .map_err(ApiError::from)
-        })
+        .query(move |conn| store::change_password(conn, id, &password_hash, keep.as_deref(), now))
         .await?;
     log::info!("user {id} changed their password; {ended} other session(s) ended");
     Ok(HttpResponse::NoContent().finish())

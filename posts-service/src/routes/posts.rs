@@ -205,10 +205,7 @@ pub async fn create_post(
     let author = author_of(&user);
     let (post, owner) = state
         .db
-        .run(move |conn| {
-            store::insert_post(conn, &author, &input, service_kit::time::now_utc())
-                .map_err(ApiError::from)
-        })
+        .query(move |conn| store::insert_post(conn, &author, &input, service_kit::time::now_utc()))
         .await?;
     log::info!("user {} created post {}", owner.id, post.id);
     Ok(HttpResponse::Created().json(PostJson::new(post, owner)))
@@ -233,7 +230,7 @@ pub async fn get_post(
     let caller = user.id;
     let row = state
         .db
-        .run(move |conn| store::post_with_votes(conn, id.get(), caller).map_err(ApiError::from))
+        .query(move |conn| store::post_with_votes(conn, id.get(), caller))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("post with id: {id} was not found")))?;
     Ok(HttpResponse::Ok().json(PostOut::new(row)))
@@ -262,9 +259,7 @@ pub async fn update_post(
     let author = author_of(&user);
     let change = state
         .db
-        .run(move |conn| {
-            store::update_post(conn, id.get(), &author, &input).map_err(ApiError::from)
-        })
+        .query(move |conn| store::update_post(conn, id.get(), &author, &input))
         .await?;
     match change {
         Change::Done((post, owner)) => Ok(HttpResponse::Ok().json(PostJson::new(post, owner))),
@@ -293,7 +288,7 @@ pub async fn delete_post(
     let caller = user.id;
     let change = state
         .db
-        .run(move |conn| store::delete_post(conn, id.get(), caller).map_err(ApiError::from))
+        .query(move |conn| store::delete_post(conn, id.get(), caller))
         .await?;
     match change {
         Change::Done(()) => {

@@ -46,7 +46,7 @@ pub async fn vote(
     let add = input.dir() == VoteDir::Add;
     let outcome = state
         .db
-        .run(move |conn| store::vote(conn, post_id.get(), &voter, add).map_err(ApiError::from))
+        .query(move |conn| store::vote(conn, post_id.get(), &voter, add))
         .await?;
     let message = match outcome {
         VoteOutcome::Added => "successfully added vote",
