@@ -215,3 +215,26 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .map(|v| v.parse().expect("a number"))
 }
+
+/// Database URLs a service must refuse at start, each with what its refusal must say (every
+/// password in them is `s3cret`, which the refusal must not show).
+pub const UNUSABLE_DATABASE_URLS: [(&str, &str); 7] = [
+    (
+        "postgress://app:s3cret@db/app",
+        "unsupported scheme `postgress`",
+    ),
+    ("mysql://app:s3cret@db/app", "unsupported scheme `mysql`"),
+    ("http://app:s3cret@db/app", "unsupported scheme `http`"),
+    ("POSTGRES://app:s3cret@db/app", "lower case"),
+    ("", "is empty"),
+    ("sqlite://:memory:", "in-memory"),
+    (":memory:", "in-memory"),
+];
+
+/// The value of `http_requests_total` for this method, route pattern and status in a
+/// [`scrape_metrics`] exposition.
+pub fn requests_total(text: &str, method: &str, route: &str, status: u16) -> Option<f64> {
+    let series =
+        format!(r#"http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#);
+    metric_value(text, &series)
+}

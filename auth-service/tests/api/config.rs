@@ -67,12 +67,8 @@ fn migrate_applies_the_migrations_once_and_exits() {
             .env("RUST_LOG", "info")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
         assert!(log.contains(expected), "{log}");
     }
     assert!(dir.path().join("auth.db").is_file());
@@ -99,7 +95,6 @@ fn run_briefly(
     vars: &[(&str, &str)],
     wait: std::time::Duration,
 ) -> (Option<std::process::ExitStatus>, String, Vec<String>) {
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let mut child = auth_service()
         .current_dir(dir.path())
@@ -120,13 +115,7 @@ fn run_briefly(
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
     let left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -159,18 +148,7 @@ fn assert_refused(vars: &[(&str, &str)], option: &str, problem: &str) -> Vec<Str
 
 #[test]
 fn database_urls_the_service_cannot_use_stop_it_at_start_naming_the_problem() {
-    for (url, problem) in [
-        (
-            "postgress://app:s3cret@db/app",
-            "unsupported scheme `postgress`",
-        ),
-        ("mysql://app:s3cret@db/app", "unsupported scheme `mysql`"),
-        ("http://app:s3cret@db/app", "unsupported scheme `http`"),
-        ("POSTGRES://app:s3cret@db/app", "lower case"),
-        ("", "is empty"),
-        ("sqlite://:memory:", "in-memory"),
-        (":memory:", "in-memory"),
-    ] {
+    for (url, problem) in test_support::UNUSABLE_DATABASE_URLS {
         let left = assert_refused(&[("DATABASE_URL", url)], "DATABASE_URL", problem);
         assert!(left.is_empty(), "{url}: created {left:?}");
     }

@@ -33,7 +33,7 @@ fn signed(app: &TestApp, header: Value, claims: &Value) -> String {
 }
 
 async fn get_user(app: &TestApp, id: i64, authorization: &[&str]) -> (u16, Value) {
-    let mut req = app.client.get(app.url(&format!("/users/{id}")));
+    let mut req = app.request(reqwest::Method::GET, &format!("/users/{id}"));
     for value in authorization {
         req = req.header("Authorization", *value);
     }
@@ -81,7 +81,7 @@ service_kit::backend_tests! {
 
     async fn a_login_body_trickled_past_the_read_deadline_gets_408_and_a_closed_connection(backend) {
         let app = spawn_app_with(backend, |c| c.server.body_read_timeout_seconds = 1).await;
-        let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+        let port: u16 = app.api.base_url().rsplit(':').next().unwrap().parse().unwrap();
         let exchange = actix_web::rt::task::spawn_blocking(move || {
             let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
             stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();

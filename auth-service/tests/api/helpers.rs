@@ -2,8 +2,11 @@
 //! database, with the shared client (`test_support::ApiClient`) pointed at it. The helper
 //! methods keep the names the tests use and delegate to it.
 
+use std::future::Future;
+
 use auth_service::{Application, Config};
-use reqwest::{Client, Response};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
 use service_kit::testing::TestDatabase;
 use service_kit::Backend;
 use test_support::ApiClient;
@@ -11,10 +14,6 @@ use test_support::ApiClient;
 pub use test_support::{detail, PASSWORD};
 
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`.
-    #[allow(dead_code)]
-    pub address: String,
-    pub client: Client,
     /// The shared client for this application (every request helper below goes through it).
     pub api: ApiClient,
     pub config: Config,
@@ -50,9 +49,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
 /// Migrates the database at `url` as the service does when it starts (for the template the
 /// PostgreSQL tests' databases are copied from).
 async fn migrate(url: String) {
-    let mut config = Config::defaults();
-    config.database_url = url;
-    let db = service_kit::Db::new(&config.db_options());
+    let db = service_kit::Db::new(&Config::defaults().pool.options(&url));
     auth_service::migrate(&db)
         .await
         .expect("the template database migrates");
@@ -60,15 +57,8 @@ async fn migrate(url: String) {
 
 /// Starts the application with exactly this configuration.
 pub async fn start(config: Config, db: TestDatabase, key_dir: tempfile::TempDir) -> TestApp {
-    let app = Application::build(config.clone())
-        .await
-        .expect("the application starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
-    let api = ApiClient::new(&address);
+    let api = serve(config.clone()).await;
     TestApp {
-        address,
-        client: api.client().clone(),
         api,
         config,
         _db: db,
@@ -76,9 +66,20 @@ pub async fn start(config: Config, db: TestDatabase, key_dir: tempfile::TempDir)
     }
 }
 
+/// Builds and runs the application with this configuration; a client of it.
+pub async fn serve(config: Config) -> ApiClient {
+    let app = Application::build(config)
+        .await
+        .expect("the application starts");
+    let api = ApiClient::new(format!("http://127.0.0.1:{}", app.port()));
+    actix_web::rt::spawn(app.run_until_stopped());
+    api
+}
+
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        self.api.url(path)
+    /// A request to `path` without a token, for a test to finish and send.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.api.request(method, path, None)
     }
 
     pub async fn signup(&self, email: &str, password: &str) -> Response {
@@ -106,4 +107,75 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> Response {
         self.api.get(path, None).await
     }
+
+    /// `GET /users/me` as the token's user.
+    pub async fn me(&self, token: &str) -> Response {
+        self.api.get("/users/me", Some(token)).await
+    }
+
+    /// `POST path` with this JSON body, without a token.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.api.send_json(Method::POST, path, None, body).await
+    }
+
+    /// `POST path` with these form fields, as they are (no field added or left out).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.request(Method::POST, path)
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with this raw body and `content-type` (none when `None`).
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut req = self.request(Method::POST, path).body(body);
+        if let Some(content_type) = content_type {
+            req = req.header("content-type", content_type);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A second instance on this one's configuration and database (a replica, or the
+    /// service after a restart); a client of it.
+    pub async fn replica(&self) -> ApiClient {
+        let mut config = self.config.clone();
+        config.bind_addr = "127.0.0.1:0".parse().unwrap();
+        serve(config).await
+    }
+}
+
+/// The statuses of these requests, sent all at once, in order.
+pub async fn statuses(
+    requests: impl IntoIterator<Item = impl Future<Output = Response>>,
+) -> Vec<u16> {
+    let responses = futures_util::future::join_all(requests).await;
+    responses.iter().map(|r| r.status().as_u16()).collect()
+}
+
+/// The validation error of a body field left out.
+pub fn field_required(field: &str) -> Value {
+    json!({"loc": ["body", field], "msg": "field required", "type": "value_error.missing"})
+}
+
+/// Asserts a 422 whose `detail` is exactly `expected`.
+pub async fn assert_422(resp: Response, expected: Value) {
+    assert_eq!(resp.status(), 422);
+    assert_eq!(detail(resp).await, expected);
+}
+
+/// Asserts the answer of a login or refresh: 200, not to be cached, a bearer token for
+/// 30 minutes; its body.
+pub async fn assert_token_answer(resp: Response) -> Value {
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 1800);
+    body
 }

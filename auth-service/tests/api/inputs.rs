@@ -2,11 +2,12 @@
 //! rule, and an OpenAPI document that states what the server enforces.
 
 use auth_service::store::{self, NewUser};
+use reqwest::Method;
 use serde_json::{json, Value};
 use service_kit::testing::TestDatabase;
 use service_kit::{ApiError, Db};
 
-use crate::helpers::{detail, spawn_app, start, test_config, PASSWORD};
+use crate::helpers::{assert_422, detail, spawn_app, start, test_config, PASSWORD};
 
 fn str_expected(field: &str) -> Value {
     json!({"loc": ["body", field], "msg": "str type expected", "type": "type_error.str"})
@@ -20,7 +21,7 @@ service_kit::backend_tests! {
             json!({"email": true, "password": 12345678.0}),
             json!({"email": ["a@example.com"], "password": {"p": PASSWORD}}),
         ] {
-            let resp = app.client.post(app.url("/users/")).json(&body).send().await.unwrap();
+            let resp = app.post_json("/users/", &body).await;
             assert_eq!(resp.status(), 422, "{body}");
             assert_eq!(detail(resp).await, json!([str_expected("email"), str_expected("password")]), "{body}");
         }
@@ -31,90 +32,54 @@ service_kit::backend_tests! {
     async fn a_number_is_not_a_string_for_login_refresh_or_a_password_change(backend) {
         let app = spawn_app(backend).await;
         app.create_user("alice@example.com").await;
-        let resp = app
-            .client
-            .post(app.url("/login"))
-            .json(&json!({"username": 5, "password": 12345678, "grant_type": 1}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
-            json!([str_expected("grant_type"), str_expected("username"), str_expected("password")])
-        );
-        let resp = app
-            .client
-            .post(app.url("/token/refresh"))
-            .json(&json!({"refresh_token": 12345}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(detail(resp).await, json!([str_expected("refresh_token")]));
+        let resp = app.post_json("/login", &json!({"username": 5, "password": 12345678, "grant_type": 1})).await;
+        assert_422(
+            resp,
+            json!([str_expected("grant_type"), str_expected("username"), str_expected("password")]),
+        )
+        .await;
+        let resp = app.post_json("/token/refresh", &json!({"refresh_token": 12345})).await;
+        assert_422(resp, json!([str_expected("refresh_token")])).await;
         let token = app.token("alice@example.com", PASSWORD).await;
-        let resp = app
-            .client
-            .put(app.url("/users/me/password"))
-            .bearer_auth(&token)
-            .json(&json!({"current_password": PASSWORD, "new_password": 123456789}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(detail(resp).await, json!([str_expected("new_password")]));
+        let body = json!({"current_password": PASSWORD, "new_password": 123456789});
+        let resp = app.api.send_json(Method::PUT, "/users/me/password", Some(&token), &body).await;
+        assert_422(resp, json!([str_expected("new_password")])).await;
         // The grant type may be left out, not nulled; an empty username is no username.
-        let resp = app
-            .client
-            .post(app.url("/login"))
-            .json(&json!({"username": "", "password": PASSWORD, "grant_type": null}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
+        let resp = app.post_json("/login", &json!({"username": "", "password": PASSWORD, "grant_type": null})).await;
+        assert_422(
+            resp,
             json!([
                 {"loc": ["body", "grant_type"], "msg": "none is not an allowed value", "type": "type_error.none.not_allowed"},
                 {"loc": ["body", "username"], "msg": "ensure this value has at least 1 characters",
                  "type": "value_error.any_str.min_length", "ctx": {"limit_value": 1}}
-            ])
-        );
+            ]),
+        )
+        .await;
     }
 
     async fn a_multipart_login_with_a_part_that_is_not_utf8_is_422_not_mangled(backend) {
         let app = spawn_app(backend).await;
         app.create_user("alice@example.com").await;
-        let multipart = |password: &[u8]| {
+        let multipart = |body: Vec<u8>| app.post_body("/login", Some("multipart/form-data; boundary=XyZ"), body);
+        let with_password = |password: &[u8]| {
             let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice@example.com\r\n\
                 --XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n"
                 .to_vec();
             body.extend_from_slice(password);
             body.extend_from_slice(b"\r\n--XyZ--\r\n");
-            app.client
-                .post(app.url("/login"))
-                .header("content-type", "multipart/form-data; boundary=XyZ")
-                .body(body)
-                .send()
+            multipart(body)
         };
         // `password123` with one byte replaced by 0xff: a lossy decoder reads U+FFFD there.
-        let resp = multipart(b"passw\xffrd123").await.unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
+        let resp = with_password(b"passw\xffrd123").await;
+        assert_422(
+            resp,
             json!([{"loc": ["body", "password"], "type": "value_error.unicodedecode",
-                    "msg": "'utf-8' codec can't decode byte 0xff in position 5: invalid start byte"}])
-        );
-        assert_eq!(multipart(PASSWORD.as_bytes()).await.unwrap().status(), 200);
+                    "msg": "'utf-8' codec can't decode byte 0xff in position 5: invalid start byte"}]),
+        )
+        .await;
+        assert_eq!(with_password(PASSWORD.as_bytes()).await.status(), 200);
         // A body that is no multipart form at all is a 422 too, not an empty form.
-        let resp = app
-            .client
-            .post(app.url("/login"))
-            .header("content-type", "multipart/form-data; boundary=XyZ")
-            .body("--XyZ\r\nno end of headers")
-            .send()
-            .await
-            .unwrap();
+        let resp = multipart(b"--XyZ\r\nno end of headers".to_vec()).await;
         assert_eq!(resp.status(), 422);
         assert_eq!(detail(resp).await[0]["type"], "value_error.form");
     }
@@ -122,20 +87,14 @@ service_kit::backend_tests! {
     async fn a_urlencoded_form_or_query_that_is_not_utf8_is_422(backend) {
         let app = spawn_app(backend).await;
         app.create_user("alice@example.com").await;
-        let resp = app
-            .client
-            .post(app.url("/login"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("username=alice%40example.com&password=pass%C3word123")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
+        let form = "username=alice%40example.com&password=pass%C3word123";
+        let resp = app.post_body("/login", Some("application/x-www-form-urlencoded"), form).await;
+        assert_422(
+            resp,
             json!([{"loc": ["body", "password"], "type": "value_error.unicodedecode",
-                    "msg": "'utf-8' codec can't decode byte 0xc3 in position 4: invalid continuation byte"}])
-        );
+                    "msg": "'utf-8' codec can't decode byte 0xc3 in position 4: invalid continuation byte"}]),
+        )
+        .await;
         let resp = app.get("/sessions/ended?since=%FF").await;
         assert_eq!(resp.status(), 422);
         assert_eq!(detail(resp).await[0]["loc"], json!(["query", "since"]));
@@ -166,16 +125,7 @@ service_kit::backend_tests! {
             let resp = app.signup(twin, PASSWORD).await;
             assert_eq!(resp.status(), 409, "{twin}");
             let token = app.token(twin, PASSWORD).await;
-            let me: Value = app
-                .client
-                .get(app.url("/users/me"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let me: Value = app.me(&token).await.json().await.unwrap();
             assert_eq!(me["id"], id, "{twin}");
             // The account shows the address it was created with.
             assert_eq!(me["email"], "kevin@example.com");
@@ -221,16 +171,7 @@ service_kit::backend_tests! {
         // The first is found under the new key; the second folds to the same address and
         // keeps its old key (an operator decides; nothing is lost).
         let token = app.token("kevin@example.com", PASSWORD).await;
-        let me: Value = app
-            .client
-            .get(app.url("/users/me"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: Value = app.me(&token).await.json().await.unwrap();
         assert_eq!(me["email"], "\u{FF4B}evin@example.com");
         assert_eq!(app.signup("KEVIN@example.com", PASSWORD).await.status(), 409);
         let second = pool
@@ -288,7 +229,7 @@ service_kit::backend_tests! {
 
     async fn other_methods_on_the_key_set_are_405(backend) {
         let app = spawn_app(backend).await;
-        let resp = app.client.post(app.url("/.well-known/jwks.json")).send().await.unwrap();
+        let resp = app.request(Method::POST, "/.well-known/jwks.json").send().await.unwrap();
         assert_eq!(resp.status(), 405);
         assert_eq!(detail(resp).await, "Method Not Allowed");
     }

@@ -30,12 +30,8 @@ service_kit::backend_tests! {
             assert_eq!(mode & 0o777, 0o600);
         }
         // A second instance with the same key file (a restart) accepts the first one's token.
-        let mut config = first.config.clone();
-        config.bind_addr = "127.0.0.1:0".parse().unwrap();
-        let second = auth_service::Application::build(config).await.unwrap();
-        let url = format!("http://127.0.0.1:{}/users/{id}", second.port());
-        actix_web::rt::spawn(second.run_until_stopped());
-        let resp = first.client.get(url).bearer_auth(&token).send().await.unwrap();
+        let second = first.replica().await;
+        let resp = second.get(&format!("/users/{id}"), Some(&token)).await;
         assert_eq!(resp.status(), 200);
     }
 

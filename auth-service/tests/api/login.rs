@@ -1,7 +1,9 @@
 use serde_json::{json, Value};
 use shared_claims::{KeySet, VerifyConfig};
 
-use crate::helpers::{detail, spawn_app, PASSWORD};
+use crate::helpers::{
+    assert_422, assert_token_answer, detail, field_required, spawn_app, statuses, PASSWORD,
+};
 
 fn verify_config() -> VerifyConfig {
     VerifyConfig {
@@ -15,12 +17,7 @@ service_kit::backend_tests! {
     async fn form_login_returns_a_bearer_token_that_must_not_be_cached(backend) {
         let app = spawn_app(backend).await;
         app.create_user("alice@example.com").await;
-        let resp = app.login("alice@example.com", PASSWORD).await;
-        assert_eq!(resp.status(), 200);
-        assert_eq!(resp.headers()["cache-control"], "no-store");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["token_type"], "bearer");
-        assert_eq!(body["expires_in"], 1800);
+        let body = assert_token_answer(app.login("alice@example.com", PASSWORD).await).await;
         assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
     }
 
@@ -64,13 +61,7 @@ service_kit::backend_tests! {
     async fn login_accepts_json_and_any_case_of_the_email(backend) {
         let app = spawn_app(backend).await;
         app.create_user("Alice@example.com").await;
-        let resp = app
-            .client
-            .post(app.url("/login"))
-            .json(&json!({"username": "ALICE@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+        let resp = app.post_json("/login", &json!({"username": "ALICE@example.com", "password": PASSWORD})).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(app.login("alice@EXAMPLE.com", PASSWORD).await.status(), 200);
     }
@@ -109,27 +100,11 @@ service_kit::backend_tests! {
 
     async fn missing_login_fields_are_422_in_the_course_shape(backend) {
         let app = spawn_app(backend).await;
-        let resp = app.client.post(app.url("/login")).form(&[("x", "y")]).send().await.unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
-            json!([
-                {"loc": ["body", "username"], "msg": "field required", "type": "value_error.missing"},
-                {"loc": ["body", "password"], "msg": "field required", "type": "value_error.missing"}
-            ])
-        );
-        let resp = app.client.post(app.url("/login")).form(&[("username", "a@example.com")]).send().await.unwrap();
-        assert_eq!(
-            detail(resp).await,
-            json!([{"loc": ["body", "password"], "msg": "field required", "type": "value_error.missing"}])
-        );
-        let resp = app
-            .client
-            .post(app.url("/login"))
-            .form(&[("grant_type", "foo"), ("username", "a@example.com"), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
+        let resp = app.post_form("/login", &[("x", "y")]).await;
+        assert_422(resp, json!([field_required("username"), field_required("password")])).await;
+        let resp = app.post_form("/login", &[("username", "a@example.com")]).await;
+        assert_eq!(detail(resp).await, json!([field_required("password")]));
+        let resp = app.post_form("/login", &[("grant_type", "foo"), ("username", "a@example.com"), ("password", PASSWORD)]).await;
         assert_eq!(
             detail(resp).await,
             json!([{"loc": ["body", "grant_type"], "msg": "string does not match regex \"password\"",
@@ -144,13 +119,7 @@ service_kit::backend_tests! {
             app.create_user(user).await;
         }
         // 30 logins at once, 10 per account, queue behind one hashing thread.
-        let statuses: Vec<u16> = futures_util::future::join_all(
-            (0..30).map(|i| app.login(users[i % 3], PASSWORD)),
-        )
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
+        let statuses = statuses((0..30).map(|i| app.login(users[i % 3], PASSWORD))).await;
         assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     }
 
@@ -203,14 +172,8 @@ service_kit::backend_tests! {
             "--{boundary}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice@example.com\r\n\
              --{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n{PASSWORD}\r\n--{boundary}--\r\n"
         );
-        let resp = app
-            .client
-            .post(app.url("/login"))
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let resp = app.post_body("/login", Some(&content_type), body).await;
         assert_eq!(resp.status(), 200);
     }
 
@@ -232,13 +195,8 @@ service_kit::backend_tests! {
 
     async fn a_json_body_without_content_type_is_read_as_json(backend) {
         let app = spawn_app(backend).await;
-        let resp = app
-            .client
-            .post(app.url("/users/"))
-            .body(r#"{"email": "plain@example.com", "password": "password123"}"#)
-            .send()
-            .await
-            .unwrap();
+        let body = r#"{"email": "plain@example.com", "password": "password123"}"#;
+        let resp = app.post_body("/users/", None, body).await;
         assert_eq!(resp.status(), 201);
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /metrics`: Prometheus' text format, requests by route pattern and status, the
 //! database pool, the password hashing queue and its rejections.
 
-use test_support::metric_value;
+use test_support::{metric_value, requests_total};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, PASSWORD};
 
@@ -19,12 +19,7 @@ service_kit::backend_tests! {
         assert_eq!(app.get_user("987654", Some(&token)).await.status(), 404);
 
         let text = scrape(&app).await;
-        let requests = |method: &str, route: &str, status: u16| {
-            metric_value(
-                &text,
-                &format!(r#"http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#),
-            )
-        };
+        let requests = |method, route, status| requests_total(&text, method, route, status);
         assert_eq!(requests("POST", "/users", 201), Some(1.0), "{text}");
         assert_eq!(requests("POST", "/login", 200), Some(1.0), "{text}");
         assert_eq!(requests("POST", "/login", 403), Some(1.0), "{text}");

@@ -2,6 +2,7 @@
 //! (migrations run once, under an advisory lock).
 
 use service_kit::testing::TestDatabase;
+use test_support::ApiClient;
 
 use crate::helpers::{test_config, PASSWORD};
 
@@ -16,37 +17,18 @@ async fn three_replicas_starting_together_on_an_empty_database_all_come_up() {
         (0..3).map(|_| auth_service::Application::build(config.clone())),
     )
     .await;
-    let client = reqwest::Client::new();
-    let mut urls = Vec::new();
+    let mut replicas = Vec::new();
     for app in apps {
         let app = app.expect("every replica starts");
-        urls.push(format!("http://127.0.0.1:{}", app.port()));
+        replicas.push(ApiClient::new(format!("http://127.0.0.1:{}", app.port())));
         actix_web::rt::spawn(app.run_until_stopped());
     }
     // One signs up; every other one logs the same account in.
-    let resp = client
-        .post(format!("{}/users/", urls[0]))
-        .json(&serde_json::json!({"email": "r@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let resp = replicas[0].signup("r@example.com", PASSWORD).await;
     assert_eq!(resp.status(), 201);
-    for url in &urls {
-        assert_eq!(
-            client
-                .get(format!("{url}/readyz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
-        let resp = client
-            .post(format!("{url}/login"))
-            .form(&[("username", "r@example.com"), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
+    for replica in &replicas {
+        assert_eq!(replica.get("/readyz", None).await.status(), 200);
+        let resp = replica.login("r@example.com", PASSWORD).await;
         assert_eq!(resp.status(), 200);
     }
 }

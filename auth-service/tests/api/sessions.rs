@@ -2,11 +2,12 @@
 //! password changes, and the feed of ended sessions, on SQLite and PostgreSQL.
 
 use diesel::RunQueryDsl;
+use reqwest::Method;
 use serde_json::{json, Value};
 use service_kit::{with_conn, DbConn};
 use shared_claims::{KeySet, SigningKey, VerifyConfig};
 
-use crate::helpers::{detail, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::helpers::{assert_token_answer, detail, spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 const INVALID: &str = "Could not validate credentials";
 
@@ -24,49 +25,29 @@ impl TestApp {
     }
 
     async fn refresh_form(&self, token: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/token/refresh"))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
-            .send()
-            .await
-            .unwrap()
+        let fields = [("grant_type", "refresh_token"), ("refresh_token", token)];
+        self.post_form("/token/refresh", &fields).await
     }
 
     async fn refresh_json(&self, token: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/token/refresh"))
-            .json(&json!({ "refresh_token": token }))
-            .send()
+        self.post_json("/token/refresh", &json!({ "refresh_token": token }))
             .await
-            .unwrap()
-    }
-
-    async fn me(&self, access: &str) -> reqwest::Response {
-        self.client
-            .get(self.url("/users/me"))
-            .bearer_auth(access)
-            .send()
-            .await
-            .unwrap()
     }
 
     async fn logout(&self, access: &str, query: &str) -> reqwest::Response {
-        self.client
-            .post(self.url(&format!("/logout{query}")))
-            .bearer_auth(access)
+        let path = format!("/logout{query}");
+        self.api
+            .request(Method::POST, &path, Some(access))
             .send()
             .await
             .unwrap()
     }
 
     async fn change_password(&self, access: &str, current: &str, new: &str) -> reqwest::Response {
-        self.client
-            .put(self.url("/users/me/password"))
-            .bearer_auth(access)
-            .json(&json!({ "current_password": current, "new_password": new }))
-            .send()
+        let body = json!({ "current_password": current, "new_password": new });
+        self.api
+            .send_json(Method::PUT, "/users/me/password", Some(access), &body)
             .await
-            .unwrap()
     }
 
     async fn ended(&self, query: &str) -> Value {
@@ -124,12 +105,7 @@ service_kit::backend_tests! {
     async fn a_login_starts_a_session_with_a_refresh_token(backend) {
         let app = spawn_app(backend).await;
         app.create_user("alice@example.com").await;
-        let resp = app.login("alice@example.com", PASSWORD).await;
-        assert_eq!(resp.status(), 200);
-        assert_eq!(resp.headers()["cache-control"], "no-store");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["token_type"], "bearer");
-        assert_eq!(body["expires_in"], 1800);
+        let body = assert_token_answer(app.login("alice@example.com", PASSWORD).await).await;
         assert_eq!(body["refresh_expires_in"], 14 * 24 * 3600);
         let refresh = body["refresh_token"].as_str().unwrap();
         // 256 random bits in base64url.
@@ -148,12 +124,7 @@ service_kit::backend_tests! {
         let first = app.session("alice@example.com", PASSWORD).await;
         let sid = claims_sid(&app, &first.access).await;
 
-        let resp = app.refresh_form(&first.refresh).await;
-        assert_eq!(resp.status(), 200);
-        assert_eq!(resp.headers()["cache-control"], "no-store");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["token_type"], "bearer");
-        assert_eq!(body["expires_in"], 1800);
+        let body = assert_token_answer(app.refresh_form(&first.refresh).await).await;
         assert_eq!(body["refresh_expires_in"], 14 * 24 * 3600);
         let second = pair(body);
         assert_ne!(second.refresh, first.refresh);
@@ -319,11 +290,10 @@ service_kit::backend_tests! {
         assert_refused(app.refresh_form("garbage").await).await;
         assert_refused(app.refresh_json(&"A".repeat(43)).await).await;
         assert_refused(app.refresh_json("").await).await;
-        let resp = app.client.post(app.url("/token/refresh")).form(&[("x", "y")]).send().await.unwrap();
+        let resp = app.post_form("/token/refresh", &[("x", "y")]).await;
         assert_eq!(resp.status(), 422);
         assert_eq!(detail(resp).await[0]["loc"], json!(["body", "refresh_token"]));
-        let resp = app.client.post(app.url("/token/refresh/"))
-            .form(&[("grant_type", "password"), ("refresh_token", "x")]).send().await.unwrap();
+        let resp = app.post_form("/token/refresh/", &[("grant_type", "password"), ("refresh_token", "x")]).await;
         assert_eq!(resp.status(), 422);
     }
 
@@ -334,19 +304,13 @@ service_kit::backend_tests! {
         let live = first.session("alice@example.com", PASSWORD).await;
         assert_eq!(first.logout(&ended.access, "").await.status(), 204);
 
-        let mut config = first.config.clone();
-        config.bind_addr = "127.0.0.1:0".parse().unwrap();
-        let second = auth_service::Application::build(config).await.unwrap();
-        let url = format!("http://127.0.0.1:{}", second.port());
-        actix_web::rt::spawn(second.run_until_stopped());
-        let get = |token: &str| first.client.get(format!("{url}/users/me")).bearer_auth(token.to_owned()).send();
-        assert_refused(get(&ended.access).await.unwrap()).await;
-        assert_eq!(get(&live.access).await.unwrap().status(), 200);
-        let resp = first.client.post(format!("{url}/token/refresh"))
+        let second = first.replica().await;
+        assert_refused(second.get("/users/me", Some(&ended.access)).await).await;
+        assert_eq!(second.get("/users/me", Some(&live.access)).await.status(), 200);
+        let resp = second.request(Method::POST, "/token/refresh", None)
             .form(&[("refresh_token", ended.refresh.as_str())]).send().await.unwrap();
         assert_refused(resp).await;
-        let feed: Value = first.client.get(format!("{url}/sessions/ended")).send().await.unwrap()
-            .json().await.unwrap();
+        let feed: Value = second.get("/sessions/ended", None).await.json().await.unwrap();
         let sid = claims_sid(&first, &ended.access).await;
         assert!(feed["ended"].as_array().unwrap().iter().any(|e| e["sid"] == sid.as_str()));
     }

@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::{detail, spawn_app, PASSWORD};
+use crate::helpers::{detail, spawn_app, statuses, PASSWORD};
 
 service_kit::backend_tests! {
     async fn ten_failures_lock_the_account_with_429_and_retry_after_even_for_the_right_password(backend) {
@@ -46,45 +46,23 @@ service_kit::backend_tests! {
         let first = spawn_app(backend).await;
         first.create_user("alice@example.com").await;
         // A second replica on the same database.
-        let mut config = first.config.clone();
-        config.bind_addr = "127.0.0.1:0".parse().unwrap();
-        let second = auth_service::Application::build(config).await.unwrap();
-        let second_url = format!("http://127.0.0.1:{}/login", second.port());
-        actix_web::rt::spawn(second.run_until_stopped());
+        let second = first.replica().await;
         for i in 0..10 {
             let resp = if i % 2 == 0 {
                 first.login("alice@example.com", "wrong-password").await
             } else {
-                first
-                    .client
-                    .post(&second_url)
-                    .form(&[("username", "alice@example.com"), ("password", "wrong-password")])
-                    .send()
-                    .await
-                    .unwrap()
+                second.login("alice@example.com", "wrong-password").await
             };
             assert_eq!(resp.status(), 403);
         }
-        let resp = first
-            .client
-            .post(&second_url)
-            .form(&[("username", "alice@example.com"), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
+        let resp = second.login("alice@example.com", PASSWORD).await;
         assert_eq!(resp.status(), 429);
         let _: Value = resp.json().await.unwrap();
     }
     async fn parallel_guesses_cannot_exceed_the_limit(backend) {
         let app = spawn_app(backend).await;
         app.create_user("target@example.com").await;
-        let statuses: Vec<u16> = futures_util::future::join_all(
-            (0..30).map(|_| app.login("target@example.com", "wrong-password")),
-        )
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
+        let statuses = statuses((0..30).map(|_| app.login("target@example.com", "wrong-password"))).await;
         assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 10, "{statuses:?}");
         assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20, "{statuses:?}");
     }

@@ -1,7 +1,7 @@
-use futures_util::future::join_all;
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{detail, spawn_app, PASSWORD};
+use crate::helpers::{assert_422, detail, field_required, spawn_app, statuses, PASSWORD};
 
 service_kit::backend_tests! {
     async fn signing_up_returns_201_with_the_user_and_no_password(backend) {
@@ -20,13 +20,7 @@ service_kit::backend_tests! {
 
     async fn both_spellings_of_the_signup_path_answer_without_a_redirect(backend) {
         let app = spawn_app(backend).await;
-        let resp = app
-            .client
-            .post(app.url("/users"))
-            .json(&json!({ "email": "a@example.com", "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
+        let resp = app.post_json("/users", &json!({ "email": "a@example.com", "password": PASSWORD })).await;
         assert_eq!(resp.status(), 201);
     }
 
@@ -49,37 +43,22 @@ service_kit::backend_tests! {
 
     async fn twenty_four_racing_signups_with_one_email_give_one_201_and_23_409s(backend) {
         let app = spawn_app(backend).await;
-        let statuses: Vec<u16> = join_all((0..24).map(|_| app.signup("race@example.com", PASSWORD)))
-            .await
-            .into_iter()
-            .map(|r| r.status().as_u16())
-            .collect();
+        let statuses = statuses((0..24).map(|_| app.signup("race@example.com", PASSWORD))).await;
         assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
         assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 23, "{statuses:?}");
     }
 
     async fn an_invalid_email_is_422_in_the_course_shape(backend) {
         let app = spawn_app(backend).await;
-        let resp = app.signup("not-an-email", PASSWORD).await;
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
-            json!([{"loc": ["body", "email"], "msg": "value is not a valid email address", "type": "value_error.email"}])
-        );
+        let invalid = json!([{"loc": ["body", "email"], "msg": "value is not a valid email address", "type": "value_error.email"}]);
+        assert_422(app.signup("not-an-email", PASSWORD).await, invalid).await;
     }
 
     async fn missing_fields_are_each_reported_in_order(backend) {
         let app = spawn_app(backend).await;
-        let resp = app.client.post(app.url("/users/")).json(&json!({})).send().await.unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
-            json!([
-                {"loc": ["body", "email"], "msg": "field required", "type": "value_error.missing"},
-                {"loc": ["body", "password"], "msg": "field required", "type": "value_error.missing"}
-            ])
-        );
-        let resp = app.client.post(app.url("/users/")).json(&json!({"email": null, "password": PASSWORD})).send().await.unwrap();
+        let resp = app.post_json("/users/", &json!({})).await;
+        assert_422(resp, json!([field_required("email"), field_required("password")])).await;
+        let resp = app.post_json("/users/", &json!({"email": null, "password": PASSWORD})).await;
         assert_eq!(
             detail(resp).await,
             json!([{"loc": ["body", "email"], "msg": "none is not an allowed value", "type": "type_error.none.not_allowed"}])
@@ -88,32 +67,15 @@ service_kit::backend_tests! {
 
     async fn a_missing_or_malformed_body_is_422(backend) {
         let app = spawn_app(backend).await;
-        let resp = app.client.post(app.url("/users/")).send().await.unwrap();
-        assert_eq!(resp.status(), 422);
-        assert_eq!(
-            detail(resp).await,
-            json!([{"loc": ["body"], "msg": "field required", "type": "value_error.missing"}])
-        );
-        let resp = app
-            .client
-            .post(app.url("/users/"))
-            .header("content-type", "application/json")
-            .body("{\"email\": ")
-            .send()
-            .await
-            .unwrap();
+        let resp = app.request(Method::POST, "/users/").send().await.unwrap();
+        assert_422(resp, json!([{"loc": ["body"], "msg": "field required", "type": "value_error.missing"}])).await;
+        let resp = app.post_body("/users/", Some("application/json"), "{\"email\": ").await;
         assert_eq!(resp.status(), 422);
         let d = detail(resp).await;
         assert_eq!(d[0]["type"], "value_error.jsondecode");
         assert_eq!(d[0]["loc"][0], "body");
-        let resp = app
-            .client
-            .post(app.url("/users/"))
-            .header("content-type", "text/plain")
-            .body(r#"{"email":"x@example.com","password":"password123"}"#)
-            .send()
-            .await
-            .unwrap();
+        let body = r#"{"email":"x@example.com","password":"password123"}"#;
+        let resp = app.post_body("/users/", Some("text/plain"), body).await;
         assert_eq!(
             detail(resp).await,
             json!([{"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}])
@@ -182,13 +144,9 @@ service_kit::backend_tests! {
         let resp = app.get_user("9999", Some(&token)).await;
         assert_eq!(resp.status(), 404);
         assert_eq!(detail(resp).await, "User with id: 9999 does not exist");
+        let not_an_integer = json!([{"loc": ["path", "id"], "msg": "value is not a valid integer", "type": "type_error.integer"}]);
         for id in ["abc", "99999999999999999999"] {
-            let resp = app.get_user(id, Some(&token)).await;
-            assert_eq!(resp.status(), 422);
-            assert_eq!(
-                detail(resp).await,
-                json!([{"loc": ["path", "id"], "msg": "value is not a valid integer", "type": "type_error.integer"}])
-            );
+            assert_422(app.get_user(id, Some(&token)).await, not_an_integer.clone()).await;
         }
     }
 
@@ -217,7 +175,7 @@ service_kit::backend_tests! {
     }
     async fn request_ids_are_echoed_or_generated(backend) {
         let app = spawn_app(backend).await;
-        let resp = app.client.get(app.url("/healthz")).header("x-request-id", "trace-42").send().await.unwrap();
+        let resp = app.request(Method::GET, "/healthz").header("x-request-id", "trace-42").send().await.unwrap();
         assert_eq!(resp.headers()["x-request-id"], "trace-42");
         let resp = app.get("/healthz").await;
         let generated = resp.headers()["x-request-id"].to_str().unwrap();
@@ -230,8 +188,7 @@ service_kit::backend_tests! {
         })
         .await;
         let preflight = |origin: &'static str| {
-            app.client
-                .request(reqwest::Method::OPTIONS, app.url("/users/"))
+            app.request(Method::OPTIONS, "/users/")
                 .header("origin", origin)
                 .header("access-control-request-method", "POST")
                 .send()
@@ -243,8 +200,7 @@ service_kit::backend_tests! {
         // By default no origin is allowed.
         let plain = spawn_app(backend).await;
         let resp = plain
-            .client
-            .get(plain.url("/healthz"))
+            .request(Method::GET, "/healthz")
             .header("origin", "https://app.example.com")
             .send()
             .await

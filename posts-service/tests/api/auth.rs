@@ -73,42 +73,18 @@ service_kit::backend_tests! {
         assert_eq!(status, 401);
         let (status, _) = status_json(app.get("/posts/?limit=abc", None).await).await;
         assert_eq!(status, 401);
-        let resp = app
-            .request(Method::POST, "/posts/", None)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
-        let resp = app
-            .request(Method::PUT, "/posts/2", None)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
-        let resp = app
-            .request(Method::POST, "/vote/", None)
-            .body("{not json")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
-        // Even a body too large to read: the token is checked before the body is read.
         let big = "x".repeat(2 * 1024 * 1024);
-        let resp = app
-            .request(Method::POST, "/posts/", Some("not-a-token"))
-            .body(big.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
+        for req in [
+            app.request(Method::POST, "/posts/", None).json(&json!({})),
+            app.request(Method::PUT, "/posts/2", None),
+            app.request(Method::POST, "/vote/", None).body("{not json"),
+            // Even a body too large to read: the token is checked before the body is read.
+            app.request(Method::POST, "/posts/", Some("not-a-token")).body(big.clone()),
+        ] {
+            assert_eq!(req.send().await.unwrap().status(), 401);
+        }
         let token = crate::helpers::token_for(1, "a@example.com");
-        let resp = app
-            .request(Method::POST, "/posts/", Some(&token))
-            .body(big)
-            .send()
-            .await
-            .unwrap();
+        let resp = app.request(Method::POST, "/posts/", Some(&token)).body(big).send().await.unwrap();
         assert_eq!(resp.status(), 413);
     }
 

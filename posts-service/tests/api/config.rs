@@ -62,18 +62,7 @@ async fn an_unreadable_public_key_file_stops_start_up() {
 
 #[actix_web::test]
 async fn database_urls_the_service_cannot_use_stop_it_at_start_naming_the_problem() {
-    for (url, problem) in [
-        (
-            "postgress://app:s3cret@db/app",
-            "unsupported scheme `postgress`",
-        ),
-        ("mysql://app:s3cret@db/app", "unsupported scheme `mysql`"),
-        ("http://app:s3cret@db/app", "unsupported scheme `http`"),
-        ("POSTGRES://app:s3cret@db/app", "lower case"),
-        ("", "is empty"),
-        ("sqlite://:memory:", "in-memory"),
-        (":memory:", "in-memory"),
-    ] {
+    for (url, problem) in test_support::UNUSABLE_DATABASE_URLS {
         let mut c = Config::defaults();
         c.bind_addr = "127.0.0.1:0".parse().unwrap();
         c.database_url = url.into();

@@ -3,8 +3,10 @@
 //! minted with the shared test key. The helper methods keep the names the tests use and
 //! delegate to the shared client.
 
+use std::net::TcpListener;
 use std::path::PathBuf;
 
+use actix_web::{web, App, HttpServer};
 use posts_service::{Application, Config};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
@@ -98,6 +100,27 @@ async fn migrate(url: String) {
         .expect("the template database migrates");
 }
 
+/// Serves `routes` on `listener` with one worker (a stand-in for the auth service); its base
+/// URL, `http://127.0.0.1:<port>`.
+pub fn serve_stand_in(
+    listener: TcpListener,
+    routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> String {
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    actix_web::rt::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A listener on a free local port.
+pub fn free_port() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").unwrap()
+}
+
 /// A valid access token for `user_id`, signed with the test key.
 pub fn token_for(user_id: i64, email: &str) -> String {
     encode_for_testing(
@@ -171,6 +194,40 @@ impl TestApp {
         let (status, body) = status_json(resp).await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_i64().unwrap()
+    }
+
+    /// Creates `n` published posts titled `post 0`, `post 1`, …; their ids, newest first.
+    pub async fn numbered_posts(&self, token: &str, n: usize) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            ids.push(self.new_post(token, &format!("post {i}"), true).await);
+        }
+        ids.reverse();
+        ids
+    }
+
+    /// Creates a published post with each title, in order; their ids.
+    pub async fn new_posts<const N: usize>(&self, token: &str, titles: [&str; N]) -> [i64; N] {
+        let mut ids = [0; N];
+        for (id, title) in ids.iter_mut().zip(titles) {
+            *id = self.new_post(token, title, true).await;
+        }
+        ids
+    }
+
+    /// `POST path` with this raw body sent as `application/json`, as the token's user.
+    pub async fn post_json_text(
+        &self,
+        token: &str,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_post(&self, token: &str, id: impl std::fmt::Display) -> Response {

@@ -77,14 +77,7 @@ service_kit::backend_tests! {
         let too_big = r#"{"post_id": 9223372036854775808, "dir": 1}"#;
         let too_big_float = r#"{"post_id": 9.3e18, "dir": 1}"#;
         for raw in [too_big, too_big_float] {
-            let resp = app
-                .request(Method::POST, "/vote/", Some(&token))
-                .header("Content-Type", "application/json")
-                .body(raw)
-                .send()
-                .await
-                .unwrap();
-            let (status, body) = status_json(resp).await;
+            let (status, body) = status_json(app.post_json_text(&token, "/vote/", raw).await).await;
             assert_eq!((status, &body), (422, &not_an_integer("post_id")), "{raw}");
         }
         for post_id in [json!(id.to_string()), json!(true), json!(id as f64 + 0.5)] {

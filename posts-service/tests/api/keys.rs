@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use serde_json::json;
 use service_kit::Backend;
 use shared_claims::testing::{claims_for_testing, encode_for_testing, test_signing_key};
@@ -17,23 +17,17 @@ type Served = Arc<Mutex<Vec<Jwk>>>;
 
 /// A tiny JWKS server answering with whatever keys `served` holds.
 fn serve_jwks(listener: TcpListener, served: Served) -> String {
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
+    let base = serve_stand_in(listener, move |routes| {
         let served = served.clone();
-        App::new().route(
+        routes.route(
             "/.well-known/jwks.json",
             web::get().to(move || {
                 let keys = served.lock().unwrap().clone();
                 async move { HttpResponse::Ok().json(json!({ "keys": keys })) }
             }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    format!("http://127.0.0.1:{port}/.well-known/jwks.json")
+        );
+    });
+    format!("{base}/.well-known/jwks.json")
 }
 
 async fn spawn_with_jwks(url: String) -> TestApp {
@@ -67,7 +61,7 @@ async fn list_status(app: &TestApp, token: &str) -> u16 {
 #[actix_web::test]
 async fn tokens_verify_with_keys_from_the_jwks_and_new_keys_are_picked_up() {
     let served: Served = Arc::new(Mutex::new(vec![test_signing_key().public_jwk()]));
-    let url = serve_jwks(TcpListener::bind("127.0.0.1:0").unwrap(), served.clone());
+    let url = serve_jwks(free_port(), served.clone());
     let app = spawn_with_jwks(url).await;
     wait_until_ready(&app, Duration::from_secs(10)).await;
     assert_eq!(list_status(&app, &alice()).await, 200);
@@ -90,9 +84,7 @@ async fn tokens_verify_with_keys_from_the_jwks_and_new_keys_are_picked_up() {
 #[actix_web::test]
 async fn the_service_starts_without_the_auth_service_and_is_ready_once_keys_load() {
     // A port with nothing listening yet.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr = free_port().local_addr().unwrap();
     let url = format!("http://{addr}/.well-known/jwks.json");
     let app = spawn_with_jwks(url).await;
 

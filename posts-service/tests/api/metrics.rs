@@ -1,14 +1,13 @@
 //! `GET /metrics`: Prometheus' text format, requests by route pattern and status, the
 //! database pool, JWKS fetches and their failures, the list of ended sessions.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use serde_json::json;
 use service_kit::Backend;
 use shared_claims::testing::test_signing_key;
-use test_support::metric_value;
+use test_support::{metric_value, requests_total};
 
 use crate::helpers::*;
 
@@ -34,10 +33,8 @@ async fn scrape_until(app: &TestApp, within: Duration, ok: impl Fn(&str) -> bool
 
 /// A stand-in auth service: the test key's JWKS, and a feed with one ended session.
 fn serve_auth() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(|| {
-        App::new()
+    serve_stand_in(free_port(), |routes| {
+        routes
             .route(
                 "/.well-known/jwks.json",
                 web::get().to(|| async {
@@ -52,14 +49,8 @@ fn serve_auth() -> String {
                         json!({ "now": now, "ended": [{ "sid": "s-1", "until": now + 600 }] }),
                     )
                 }),
-            )
+            );
     })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    format!("http://127.0.0.1:{port}")
 }
 
 service_kit::backend_tests! {
@@ -73,12 +64,7 @@ service_kit::backend_tests! {
         assert_eq!(app.get("/no/such/path/123", None).await.status(), 404);
 
         let text = scrape(&app).await;
-        let requests = |method: &str, route: &str, status: u16| {
-            metric_value(
-                &text,
-                &format!(r#"http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#),
-            )
-        };
+        let requests = |method, route, status| requests_total(&text, method, route, status);
         assert_eq!(requests("GET", "/posts/{id}", 200), Some(2.0), "{text}");
         assert_eq!(requests("GET", "/posts/{id}", 404), Some(1.0), "{text}");
         assert_eq!(requests("GET", "unmatched", 404), Some(1.0), "{text}");
@@ -155,7 +141,7 @@ async fn metrics_count_jwks_fetches_and_show_the_list_of_ended_sessions() {
 #[actix_web::test]
 async fn metrics_count_failed_jwks_fetches() {
     // Nothing listens there: every fetch fails, and start-up retries.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = free_port();
     let url = format!(
         "http://127.0.0.1:{}/.well-known/jwks.json",
         closed.local_addr().unwrap().port()

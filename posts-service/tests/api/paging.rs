@@ -183,11 +183,7 @@ service_kit::backend_tests! {
     async fn skip_counts_from_the_cursor_and_the_link_drops_it(backend) {
         let app = spawn_app(backend).await;
         let token = alice();
-        let mut ids = Vec::new();
-        for i in 0..10 {
-            ids.push(app.new_post(&token, &format!("post {i}"), true).await);
-        }
-        ids.reverse();
+        let ids = app.numbered_posts(&token, 10).await;
         let first = app.page_at(&token, "/posts/?limit=2&skip=1").await;
         assert_eq!(first.ids, ids[1..3]);
         let next = first.next.unwrap();
@@ -246,15 +242,19 @@ service_kit::backend_tests! {
     async fn search_matches_non_ascii_text_and_special_characters_literally(backend) {
         let app = spawn_app(backend).await;
         let token = alice();
-        let aero = app.new_post(&token, "Ærøskøbing HARBOUR", true).await;
-        let japanese = app.new_post(&token, "日本語のタイトル", true).await;
-        let turkish = app.new_post(&token, "İSTANBUL notes", true).await;
-        let emoji = app.new_post(&token, "crab 🦀 party", true).await;
-        let discount = app.new_post(&token, "50%_off today", true).await;
-        let near_discount = app.new_post(&token, "50xyoff today", true).await;
-        let quoted = app.new_post(&token, "she said \"hi\" * twice", true).await;
-        let star = app.new_post(&token, "a*b?c[d] OR e", true).await;
-        let escape = app.new_post(&token, "C:\\path\\to", true).await;
+        let [aero, japanese, turkish, emoji, discount, near_discount, quoted, star, escape] = app
+            .new_posts(&token, [
+                "Ærøskøbing HARBOUR",
+                "日本語のタイトル",
+                "İSTANBUL notes",
+                "crab 🦀 party",
+                "50%_off today",
+                "50xyoff today",
+                "she said \"hi\" * twice",
+                "a*b?c[d] OR e",
+                "C:\\path\\to",
+            ])
+            .await;
 
         let q = |s: &str| format!("search={}&limit=100", urlencode(s));
         assert_eq!(app.list_ids(&token, &q("ærøSKØB")).await, [aero]);
@@ -282,10 +282,7 @@ service_kit::backend_tests! {
     async fn one_and_two_character_searches_answer_like_longer_ones(backend) {
         let app = spawn_app(backend).await;
         let token = alice();
-        let ab = app.new_post(&token, "xAB", true).await;
-        let ba = app.new_post(&token, "bax", true).await;
-        let e_acute = app.new_post(&token, "café", true).await;
-        let percent = app.new_post(&token, "5%", true).await;
+        let [ab, ba, e_acute, percent] = app.new_posts(&token, ["xAB", "bax", "café", "5%"]).await;
         let drafted = app.new_post(&bob(), "a draft with ab", false).await;
 
         let q = |s: &str| format!("search={}&limit=100", urlencode(s));

@@ -16,12 +16,8 @@ service_kit::backend_tests! {
         let app = spawn_app(backend).await;
         let token = alice();
         for path in ["/posts", "/posts/"] {
-            let resp = app
-                .request(Method::POST, path, Some(&token))
-                .json(&json!({ "title": path, "content": "c" }))
-                .send()
-                .await
-                .unwrap();
+            let body = json!({ "title": path, "content": "c" });
+            let resp = app.api.send_json(Method::POST, path, Some(&token), &body).await;
             assert_eq!(resp.status(), 201, "POST {path}");
             let (status, body) = status_json(app.get(path, Some(&token)).await).await;
             assert_eq!(status, 200, "GET {path}");
@@ -30,12 +26,7 @@ service_kit::backend_tests! {
         let id = app.new_post(&token, "slash", true).await;
         let (status, _) = status_json(app.get(&format!("/posts/{id}/"), Some(&token)).await).await;
         assert_eq!(status, 200);
-        let resp = app
-            .request(Method::POST, "/vote", Some(&token))
-            .json(&json!({ "post_id": id, "dir": 1 }))
-            .send()
-            .await
-            .unwrap();
+        let resp = app.api.send_json(Method::POST, "/vote", Some(&token), &json!({ "post_id": id, "dir": 1 })).await;
         assert_eq!(resp.status(), 201);
     }
 
@@ -91,13 +82,7 @@ service_kit::backend_tests! {
     async fn malformed_or_mistyped_bodies_are_422(backend) {
         let app = spawn_app(backend).await;
         let token = alice();
-        let resp = app
-            .request(Method::POST, "/posts/", Some(&token))
-            .header("Content-Type", "application/json")
-            .body("{\"title\": ")
-            .send()
-            .await
-            .unwrap();
+        let resp = app.post_json_text(&token, "/posts/", "{\"title\": ").await;
         let (status, body) = status_json(resp).await;
         assert_eq!(status, 422);
         assert_eq!(body["detail"][0]["type"], "value_error.jsondecode");
@@ -129,13 +114,7 @@ service_kit::backend_tests! {
     async fn bodies_over_one_mebibyte_are_413(backend) {
         let app = spawn_app(backend).await;
         let big = format!("{{\"title\": \"t\", \"content\": \"{}\"}}", "x".repeat(1024 * 1024));
-        let resp = app
-            .request(Method::POST, "/posts/", Some(&alice()))
-            .header("Content-Type", "application/json")
-            .body(big)
-            .send()
-            .await
-            .unwrap();
+        let resp = app.post_json_text(&alice(), "/posts/", big).await;
         let (status, body) = status_json(resp).await;
         assert_eq!((status, body), (413, detail("Request body too large")));
     }
@@ -143,11 +122,7 @@ service_kit::backend_tests! {
     async fn the_list_is_newest_first_and_pages_with_limit_and_skip(backend) {
         let app = spawn_app(backend).await;
         let token = alice();
-        let mut ids = Vec::new();
-        for i in 0..12 {
-            ids.push(app.new_post(&token, &format!("post {i}"), true).await);
-        }
-        ids.reverse();
+        let ids = app.numbered_posts(&token, 12).await;
         assert_eq!(app.list_ids(&token, "").await, ids[..10]);
         assert_eq!(app.list_ids(&token, "limit=3").await, ids[..3]);
         assert_eq!(app.list_ids(&token, "limit=3&skip=3").await, ids[3..6]);
@@ -181,12 +156,9 @@ service_kit::backend_tests! {
     async fn search_is_a_case_insensitive_literal_substring_of_the_title(backend) {
         let app = spawn_app(backend).await;
         let token = alice();
-        let ecole = app.new_post(&token, "Notre école", true).await;
-        let hello = app.new_post(&token, "Hello World", true).await;
-        let percent = app.new_post(&token, "100% sure", true).await;
-        let underscore = app.new_post(&token, "snake_case", true).await;
-        let slash = app.new_post(&token, "back\\slash", true).await;
-        let _plain = app.new_post(&token, "snakeXcase 1000 sure", true).await;
+        let [ecole, hello, percent, underscore, slash, _plain] = app
+            .new_posts(&token, ["Notre école", "Hello World", "100% sure", "snake_case", "back\\slash", "snakeXcase 1000 sure"])
+            .await;
 
         assert_eq!(app.list_ids(&token, "search=%C3%89COLE").await, [ecole]);
         assert_eq!(app.list_ids(&token, "search=hello%20WORLD").await, [hello]);

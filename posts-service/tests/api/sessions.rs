@@ -4,11 +4,10 @@
 //! what it knows, and the JWKS is fetched again when its `max-age` runs out, dropping keys it
 //! no longer lists.
 
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use service_kit::Backend;
 use shared_claims::testing::{claims_for_testing, encode_for_testing, test_signing_key};
@@ -28,53 +27,61 @@ struct Served {
 
 type Shared = Arc<Mutex<Served>>;
 
-fn serve_auth(shared: Shared) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
+/// The stand-in's answer: 503 while it is down, else what `ok` makes of what it serves.
+fn answer(shared: &Shared, ok: impl FnOnce(&Served) -> HttpResponse) -> HttpResponse {
+    let served = shared.lock().unwrap();
+    if served.down {
+        HttpResponse::ServiceUnavailable().finish()
+    } else {
+        ok(&served)
+    }
+}
+
+/// Serves the test key, with nothing ended.
+fn test_key_only() -> Served {
+    Served {
+        keys: vec![test_signing_key().public_jwk()],
+        ..Served::default()
+    }
+}
+
+/// Serves `served` from a stand-in auth service: the state to change, and its base URL.
+fn serve_auth(served: Served) -> (Shared, String) {
+    let shared: Shared = Arc::new(Mutex::new(served));
+    let state = shared.clone();
+    let url = serve_stand_in(free_port(), move |routes| {
         let jwks = shared.clone();
         let feed = shared.clone();
-        App::new()
+        routes
             .route(
                 "/.well-known/jwks.json",
                 web::get().to(move || {
-                    let s = jwks.lock().unwrap();
-                    let resp = if s.down {
-                        HttpResponse::ServiceUnavailable().finish()
-                    } else {
+                    let resp = answer(&jwks, |s| {
                         let mut resp = HttpResponse::Ok();
                         if let Some(age) = s.max_age {
                             resp.insert_header(("cache-control", format!("public, max-age={age}")));
                         }
                         resp.json(json!({ "keys": s.keys }))
-                    };
+                    });
                     async move { resp }
                 }),
             )
             .route(
                 "/sessions/ended",
                 web::get().to(move || {
-                    let s = feed.lock().unwrap();
-                    let resp = if s.down {
-                        HttpResponse::ServiceUnavailable().finish()
-                    } else {
+                    let resp = answer(&feed, |s| {
                         let ended: Vec<Value> = s
                             .ended
                             .iter()
                             .map(|(sid, until)| json!({ "sid": sid, "until": until }))
                             .collect();
                         HttpResponse::Ok().json(json!({ "now": now(), "ended": ended }))
-                    };
+                    });
                     async move { resp }
                 }),
-            )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    format!("http://127.0.0.1:{port}")
+            );
+    });
+    (state, url)
 }
 
 fn now() -> i64 {
@@ -125,11 +132,7 @@ async fn revocations(app: &TestApp) -> Value {
 
 service_kit::backend_tests! {
     async fn a_session_ended_at_the_auth_service_is_refused_within_seconds(backend) {
-        let shared: Shared = Arc::new(Mutex::new(Served {
-            keys: vec![test_signing_key().public_jwk()],
-            ..Served::default()
-        }));
-        let auth = serve_auth(shared.clone());
+        let (shared, auth) = serve_auth(test_key_only());
         let app = spawn_with_auth(backend, &auth).await;
         let ended = token_in_session("session-1", &test_signing_key());
         let other = token_in_session("session-2", &test_signing_key());
@@ -155,12 +158,10 @@ service_kit::backend_tests! {
     }
 
     async fn ended_sessions_stay_ended_after_a_restart_of_posts(backend) {
-        let shared: Shared = Arc::new(Mutex::new(Served {
-            keys: vec![test_signing_key().public_jwk()],
+        let (_, auth) = serve_auth(Served {
             ended: vec![("session-1".into(), now() + 300)],
-            ..Served::default()
-        }));
-        let auth = serve_auth(shared.clone());
+            ..test_key_only()
+        });
         let live = token_in_session("session-2", &test_signing_key());
         let ended = token_in_session("session-1", &test_signing_key());
         let first = spawn_with_auth(backend, &auth).await;
@@ -174,12 +175,10 @@ service_kit::backend_tests! {
     }
 
     async fn while_the_feed_is_unreachable_the_service_verifies_with_what_it_knows(backend) {
-        let shared: Shared = Arc::new(Mutex::new(Served {
-            keys: vec![test_signing_key().public_jwk()],
+        let (shared, auth) = serve_auth(Served {
             ended: vec![("session-1".into(), now() + 300)],
-            ..Served::default()
-        }));
-        let auth = serve_auth(shared.clone());
+            ..test_key_only()
+        });
         let app = spawn_with_auth(backend, &auth).await;
         let live = token_in_session("session-2", &test_signing_key());
         let ended = token_in_session("session-1", &test_signing_key());
@@ -214,11 +213,7 @@ service_kit::backend_tests! {
 
     async fn before_the_list_is_loaded_only_tokens_with_a_session_are_refused(backend) {
         // A feed that never answers.
-        let shared: Shared = Arc::new(Mutex::new(Served {
-            keys: vec![test_signing_key().public_jwk()],
-            ..Served::default()
-        }));
-        let auth = serve_auth(shared.clone());
+        let (_, auth) = serve_auth(test_key_only());
         let app = spawn_app_with(backend, |c| c.sessions_feed_url = Some(format!("{auth}/nothing-here"))).await;
         assert_eq!(status(&app, &alice()).await, 200);
         assert_eq!(status(&app, &token_in_session("s", &test_signing_key())).await, 401);
@@ -236,12 +231,11 @@ service_kit::backend_tests! {
 
     async fn the_key_set_is_fetched_again_when_its_max_age_runs_out_and_dropped_keys_go(backend) {
         let next = SigningKey::generate().unwrap();
-        let shared: Shared = Arc::new(Mutex::new(Served {
+        let (shared, auth) = serve_auth(Served {
             keys: vec![test_signing_key().public_jwk(), next.public_jwk()],
             max_age: Some(1),
             ..Served::default()
-        }));
-        let auth = serve_auth(shared.clone());
+        });
         let app = spawn_with_auth(backend, &auth).await;
         let old_token = encode_for_testing(&claims_for_testing(ALICE, "alice@example.com", 300), &test_signing_key());
         let next_token = encode_for_testing(&claims_for_testing(ALICE, "alice@example.com", 300), &next);

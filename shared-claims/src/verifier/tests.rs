@@ -134,12 +134,6 @@ fn rejects_signature_of_another_key_with_forged_kid() {
 }
 
 #[test]
-fn rejects_exp_one_second_ago() {
-    let token = ed_token(&with(valid_claims(), "exp", json!(now() - 1)));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Expired)));
-}
-
-#[test]
 fn rejects_exp_equal_now() {
     // Retry if the second ticks between encoding and verification.
     for _ in 0..5 {
@@ -154,58 +148,28 @@ fn rejects_exp_equal_now() {
     panic!("clock kept ticking");
 }
 
-#[test]
-fn rejects_exp_as_string() {
-    let token = ed_token(&with(valid_claims(), "exp", json!("9999999999")));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+/// Defines one test per row: a token with these claims is refused with this error.
+macro_rules! refused_claims {
+    ($($name:ident: $claims:expr => $error:pat),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let token = ed_token(&$claims);
+            assert!(matches!(verify_ed(&token), Err($error)));
+        }
+    )*};
 }
 
-#[test]
-fn rejects_missing_exp() {
-    let token = ed_token(&without(valid_claims(), "exp"));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
-}
-
-#[test]
-fn rejects_nbf_in_future() {
-    let token = ed_token(&with(valid_claims(), "nbf", json!(now() + 60)));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::NotYetValid)));
-}
-
-#[test]
-fn rejects_wrong_iss() {
-    let token = ed_token(&with(valid_claims(), "iss", json!("evil-service")));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
-}
-
-#[test]
-fn rejects_missing_iss() {
-    let token = ed_token(&without(valid_claims(), "iss"));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
-}
-
-#[test]
-fn rejects_wrong_aud() {
-    let token = ed_token(&with(valid_claims(), "aud", json!("other-service")));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
-}
-
-#[test]
-fn rejects_missing_aud() {
-    let token = ed_token(&without(valid_claims(), "aud"));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
-}
-
-#[test]
-fn rejects_missing_sub() {
-    let token = ed_token(&without(valid_claims(), "sub"));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
-}
-
-#[test]
-fn rejects_non_numeric_sub() {
-    let token = ed_token(&with(valid_claims(), "sub", json!("alice")));
-    assert!(matches!(verify_ed(&token), Err(VerifyError::Invalid(_))));
+refused_claims! {
+    rejects_exp_one_second_ago: with(valid_claims(), "exp", json!(now() - 1)) => VerifyError::Expired,
+    rejects_exp_as_string: with(valid_claims(), "exp", json!("9999999999")) => VerifyError::Invalid(_),
+    rejects_missing_exp: without(valid_claims(), "exp") => VerifyError::Invalid(_),
+    rejects_nbf_in_future: with(valid_claims(), "nbf", json!(now() + 60)) => VerifyError::NotYetValid,
+    rejects_wrong_iss: with(valid_claims(), "iss", json!("evil-service")) => VerifyError::Invalid(_),
+    rejects_missing_iss: without(valid_claims(), "iss") => VerifyError::Invalid(_),
+    rejects_wrong_aud: with(valid_claims(), "aud", json!("other-service")) => VerifyError::Invalid(_),
+    rejects_missing_aud: without(valid_claims(), "aud") => VerifyError::Invalid(_),
+    rejects_missing_sub: without(valid_claims(), "sub") => VerifyError::Invalid(_),
+    rejects_non_numeric_sub: with(valid_claims(), "sub", json!("alice")) => VerifyError::Invalid(_),
 }
 
 #[test]
@@ -431,6 +395,20 @@ fn counting_refresh(calls: Arc<AtomicUsize>, keys: KeySet) -> RefreshFn {
     })
 }
 
+/// A verifier of the test key set whose refresh answers `keys` (after 20 ms), at most once
+/// per `min_interval`, and the count of its refreshes.
+fn refreshing_verifier(min_interval: Duration, keys: KeySet) -> (Verifier, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let verifier = Verifier::new(test_key_set(), config())
+        .with_refresh(min_interval, counting_refresh(calls.clone(), keys));
+    (verifier, calls)
+}
+
+/// Twenty verifications of `token` at once.
+async fn burst(verifier: &Verifier, token: &str) -> Vec<Result<Claims, VerifyError>> {
+    futures_util::future::join_all((0..20).map(|_| verifier.verify(token))).await
+}
+
 fn two_key_set(a: &SigningKey, b: &SigningKey) -> KeySet {
     KeySet::from_jwks(&JwkSet {
         keys: vec![a.public_jwk(), b.public_jwk()],
@@ -438,15 +416,23 @@ fn two_key_set(a: &SigningKey, b: &SigningKey) -> KeySet {
     .unwrap()
 }
 
+/// A [`refreshing_verifier`] whose refresh adds a new key, and a token signed with that key.
+fn verifier_learning_a_new_key() -> (Verifier, Arc<AtomicUsize>, String) {
+    let new_key = SigningKey::generate().unwrap();
+    let (verifier, calls) = refreshing_verifier(
+        Duration::from_secs(60),
+        two_key_set(&test_signing_key(), &new_key),
+    );
+    (
+        verifier,
+        calls,
+        encode_for_testing(&valid_claims(), &new_key),
+    )
+}
+
 #[tokio::test]
 async fn refresh_picks_up_new_key() {
-    let new_key = SigningKey::generate().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
-        Duration::from_secs(60),
-        counting_refresh(calls.clone(), two_key_set(&test_signing_key(), &new_key)),
-    );
-    let token = encode_for_testing(&valid_claims(), &new_key);
+    let (verifier, calls, token) = verifier_learning_a_new_key();
     assert!(matches!(
         verifier.verify_now(&token),
         Err(VerifyError::UnknownKid(_))
@@ -469,19 +455,10 @@ async fn refresh_picks_up_new_key() {
 #[tokio::test]
 async fn concurrent_unknown_kid_refreshes_once() {
     // min_interval zero: only the single-flight check prevents extra fetches.
-    let calls = Arc::new(AtomicUsize::new(0));
-    let verifier = Arc::new(Verifier::new(test_key_set(), config()).with_refresh(
-        Duration::ZERO,
-        counting_refresh(calls.clone(), test_key_set()),
-    ));
+    let (verifier, calls) = refreshing_verifier(Duration::ZERO, test_key_set());
     let stranger = SigningKey::generate().unwrap();
     let token = encode_for_testing(&valid_claims(), &stranger);
-    let results = futures_util::future::join_all((0..20).map(|_| {
-        let verifier = Arc::clone(&verifier);
-        let token = token.clone();
-        async move { verifier.verify(&token).await }
-    }))
-    .await;
+    let results = burst(&verifier, &token).await;
     assert!(results
         .iter()
         .all(|r| matches!(r, Err(VerifyError::UnknownKid(_)))));
@@ -490,20 +467,11 @@ async fn concurrent_unknown_kid_refreshes_once() {
 
 #[tokio::test]
 async fn second_burst_within_min_interval_does_not_refresh() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let verifier = Arc::new(Verifier::new(test_key_set(), config()).with_refresh(
-        Duration::from_secs(60),
-        counting_refresh(calls.clone(), test_key_set()),
-    ));
+    let (verifier, calls) = refreshing_verifier(Duration::from_secs(60), test_key_set());
     let stranger = SigningKey::generate().unwrap();
     let token = encode_for_testing(&valid_claims(), &stranger);
     for _ in 0..2 {
-        let results = futures_util::future::join_all((0..20).map(|_| {
-            let verifier = Arc::clone(&verifier);
-            let token = token.clone();
-            async move { verifier.verify(&token).await }
-        }))
-        .await;
+        let results = burst(&verifier, &token).await;
         assert!(results.iter().all(|r| r.is_err()));
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -546,11 +514,7 @@ async fn verifier_without_refresh_and_replace_keys() {
 
 #[tokio::test]
 async fn an_empty_refreshed_key_set_keeps_the_old_keys() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
-        Duration::from_secs(60),
-        counting_refresh(calls.clone(), KeySet::empty()),
-    );
+    let (verifier, calls) = refreshing_verifier(Duration::from_secs(60), KeySet::empty());
     let stranger = SigningKey::generate().unwrap();
     assert!(verifier
         .verify(&encode_for_testing(&valid_claims(), &stranger))
@@ -562,13 +526,7 @@ async fn an_empty_refreshed_key_set_keeps_the_old_keys() {
 
 #[tokio::test]
 async fn a_refresh_completes_even_when_the_request_that_started_it_goes_away() {
-    let new_key = SigningKey::generate().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
-        Duration::from_secs(60),
-        counting_refresh(calls.clone(), two_key_set(&test_signing_key(), &new_key)),
-    );
-    let token = encode_for_testing(&valid_claims(), &new_key);
+    let (verifier, calls, token) = verifier_learning_a_new_key();
     // The client disconnects while the fetch (20 ms) is under way: its future is dropped.
     let abandoned = tokio::time::timeout(Duration::from_millis(5), verifier.verify(&token)).await;
     assert!(abandoned.is_err(), "the request was abandoned mid-refresh");

@@ -4,6 +4,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use test_support::ApiClient;
+
+use crate::helpers::answers;
+
 #[actix_web::test]
 async fn the_stack_binary_prints_both_urls_and_ctrl_c_stops_both_cleanly() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,17 +30,9 @@ async fn the_stack_binary_prints_both_urls_and_ctrl_c_stops_both_cleanly() {
             urls.push(line.split_whitespace().nth(2).unwrap().to_owned());
         }
     }
-    let client = reqwest::Client::new();
-    for url in &urls {
-        assert_eq!(
-            client
-                .get(format!("{url}/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+    let services: Vec<ApiClient> = urls.iter().map(ApiClient::new).collect();
+    for api in &services {
+        assert_eq!(api.get("/healthz", None).await.status(), 200);
     }
     // The SQLite files and the dev key were created under ./data.
     for file in ["auth.db", "posts.db", "auth-signing-key.pem"] {
@@ -61,10 +57,7 @@ async fn the_stack_binary_prints_both_urls_and_ctrl_c_stops_both_cleanly() {
         panic!("the stack did not stop within 10 s of Ctrl-C")
     });
     assert_eq!(status.code(), Some(0));
-    for url in &urls {
-        assert!(
-            client.get(format!("{url}/healthz")).send().await.is_err(),
-            "{url} still answers"
-        );
+    for api in &services {
+        assert!(!answers(api).await, "{} still answers", api.base_url());
     }
 }

@@ -5,12 +5,31 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Headless Chromium with the profile in `profile` and nothing fetched in the background
+/// (no sync, updates or QUIC): add the page's URL and what to do with it.
+pub fn headless_chromium(profile: &Path) -> Command {
+    let mut cmd = Command::new(CHROMIUM);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
 
 /// A headless Chromium showing one page, killed when dropped.
 pub struct Browser {
@@ -71,20 +90,11 @@ impl Browser {
     /// Starts Chromium on `url` and connects to that page's DevTools endpoint.
     pub fn open(url: &str) -> Browser {
         let profile = tempfile::tempdir().unwrap();
-        let child = Command::new(CHROMIUM)
+        let child = headless_chromium(profile.path())
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
             ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -8,11 +8,9 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use serde_norway::Value;
 
+/// The workspace's root folder (the stack crate's parent).
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn compose() -> Value {

@@ -1,40 +1,23 @@
 //! Swagger UI at `/docs` works offline: served from the binaries, rendered by Debian's
 //! headless Chromium, listing every operation of each service's OpenAPI document.
 
-use std::process::Command;
-
+use reqwest::Method;
 use serde_json::{json, Value};
+use test_support::ApiClient;
 
-use crate::helpers::spawn_stack;
+use crate::browser::{headless_chromium, CHROMIUM};
+use crate::helpers::{assert_succeeded, auth_env, posts_env, spawn_stack, PASSWORD};
 use crate::processes::tool_available;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The rendered DOM of `url`, after its scripts ran.
 fn render(url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let out = headless_chromium(profile.path())
+        .args(["--virtual-time-budget=15000", "--dump-dom"])
         .arg(url)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "chromium: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out, "chromium");
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -44,43 +27,29 @@ async fn swagger_ui_lists_every_operation_of_both_services_in_headless_chromium(
         return;
     }
     let stack = spawn_stack(service_kit::Backend::Sqlite).await;
-    for base in [stack.auth_url().to_owned(), stack.posts_url().to_owned()] {
+    for api in [stack.auth(), stack.posts()] {
+        let base = api.base_url();
         // Nothing is loaded from elsewhere: the page and its scripts come from the binary.
-        let page = stack
-            .client()
-            .get(format!("{base}/docs/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = api.get("/docs/", None).await.text().await.unwrap();
         assert!(
             !page.contains("https://") && !page.contains("http://"),
             "docs page loads nothing remote"
         );
 
-        let spec: Value = stack
-            .client()
-            .get(format!("{base}/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let url = format!("{base}/docs/");
+        let spec: Value = api.get("/openapi.json", None).await.json().await.unwrap();
+        let url = api.url("/docs/");
         let dom = actix_web::rt::task::spawn_blocking(move || render(&url))
             .await
             .unwrap();
         let mut operations = 0;
         for (path, item) in spec["paths"].as_object().unwrap() {
-            for method in item.as_object().unwrap().keys() {
+            let methods = item.as_object().unwrap().keys();
+            assert!(
+                dom.contains(&format!("data-path=\"{path}\"")),
+                "{base}/docs does not list {path} ({methods:?})"
+            );
+            for method in methods {
                 operations += 1;
-                assert!(
-                    dom.contains(&format!("data-path=\"{path}\"")),
-                    "{base}/docs does not list {method} {path}"
-                );
                 assert!(
                     dom.contains(&format!("opblock-{method}")),
                     "{base}/docs lacks a {method} operation"
@@ -255,39 +224,22 @@ async fn the_gateway_swagger_page_authorizes_through_login_and_lists_posts_in_ch
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signing-key.pem");
-    std::fs::write(&key, shared_claims::testing::TEST_ED25519_PRIVATE_PEM).unwrap();
     let d = dir.path().display();
     let auth = start_service(
         "auth-service",
-        &[
-            ("DATABASE_URL", format!("sqlite://{d}/auth.db")),
-            ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
-            ("BCRYPT_COST", "4".to_string()),
-        ],
+        &auth_env(dir.path(), format!("sqlite://{d}/auth.db")),
     );
     let posts = start_service(
         "posts-service",
-        &[
-            ("DATABASE_URL", format!("sqlite://{d}/posts.db")),
-            (
-                "JWT_JWKS_URL",
-                format!("http://127.0.0.1:{}/.well-known/jwks.json", auth.port()),
-            ),
-        ],
+        &posts_env(format!("sqlite://{d}/posts.db"), auth.port()),
     );
     let port = free_port();
     let _nginx = start_nginx(dir.path(), port, &[auth.port()], &[posts.port()]);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let api = ApiClient::new(format!("http://127.0.0.1:{port}"));
     let mut ready = false;
     for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
+        let answer = api.request(Method::GET, "/readyz", None).send().await;
+        if answer.is_ok_and(|r| r.status() == 200) {
             ready = true;
             break;
         }
@@ -297,62 +249,27 @@ async fn the_gateway_swagger_page_authorizes_through_login_and_lists_posts_in_ch
 
     // A real account with a post, made through the gateway.
     let email = "swagger@example.com";
-    let resp = client
-        .post(format!("{base}/users/"))
-        .json(&json!({"email": email, "password": crate::helpers::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let token: Value = client
-        .post(format!("{base}/login"))
-        .form(&[("username", email), ("password", crate::helpers::PASSWORD)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let resp = client
-        .post(format!("{base}/posts/"))
-        .bearer_auth(token["access_token"].as_str().unwrap())
-        .json(&json!({"title": "seen from swagger", "content": "hi"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    api.create_user(email, PASSWORD).await;
+    let token = api.token(email, PASSWORD).await;
+    api.new_post(&token, "seen from swagger", "hi", true).await;
 
     // The gateway serves its merged document, and the page lists both services' operations.
-    let served: Value = client
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: Value = api.get("/openapi.json", None).await.json().await.unwrap();
     assert_eq!(served, gateway_openapi());
     assert!(served["paths"].get("/login").is_some() && served["paths"].get("/posts/").is_some());
 
-    let redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{base}/docs"))
-        .send()
-        .await
-        .unwrap();
+    // The shared client follows no redirect: the 308 itself is what is checked.
+    let redirect = api.get("/docs", None).await;
     assert_eq!(redirect.status(), 308);
     assert!(redirect.headers()["location"]
         .to_str()
         .unwrap()
         .ends_with("/docs/"));
-    let healthz = client.get(format!("{base}/healthz")).send().await.unwrap();
-    assert_eq!(healthz.status(), 200);
+    assert_eq!(api.get("/healthz", None).await.status(), 200);
 
-    let url = format!("{base}/docs/");
+    let url = api.url("/docs/");
     let shown = actix_web::rt::task::spawn_blocking(move || {
-        authorize_and_list_posts(&url, email, crate::helpers::PASSWORD)
+        authorize_and_list_posts(&url, email, PASSWORD)
     })
     .await
     .unwrap();

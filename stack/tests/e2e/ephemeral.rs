@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use test_support::{ApiClient, PASSWORD};
+use test_support::{expect_status, ApiClient, PASSWORD};
 
-use crate::helpers::detail;
+use crate::helpers::{answers, assert_succeeded, detail};
 
 /// A `stack --ephemeral` child with its own `TMPDIR`, so what it leaves there can be checked.
 struct Ephemeral {
@@ -22,6 +22,7 @@ struct Ephemeral {
     tmp: tempfile::TempDir,
 }
 
+/// `stack --ephemeral` in `tmp` as a harness runs it: stdin and stdout piped.
 fn command(tmp: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stack"));
     // Nothing from the developer's environment or a .env file: only what the test sets.
@@ -30,7 +31,9 @@ fn command(tmp: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         .env("TMPDIR", tmp)
         .env("RUST_LOG", "warn")
         .arg("--ephemeral")
-        .args(args);
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -41,8 +44,6 @@ impl Ephemeral {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Ephemeral {
         let tmp = tempfile::tempdir().unwrap();
         let mut child = command(tmp.path(), args, env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
@@ -63,6 +64,11 @@ impl Ephemeral {
 
     fn url(&self, key: &str) -> String {
         self.urls[key].as_str().unwrap().to_owned()
+    }
+
+    /// The shared test client of the URL at `key` (`auth_url` or `posts_url`).
+    fn api(&self, key: &str) -> ApiClient {
+        ApiClient::new(self.url(key))
     }
 
     /// The stack's data folders under its TMPDIR.
@@ -104,25 +110,15 @@ fn data_folders(tmp: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-async fn sign_up_and_log_in(client: &reqwest::Client, auth: &str, email: &str) -> String {
-    let auth = ApiClient::with_client(auth, client.clone());
+/// Signs `email` up at `auth` and logs in (asserting 201 and 200); the access token.
+async fn sign_up_and_log_in(auth: &ApiClient, email: &str) -> String {
     auth.create_user(email, PASSWORD).await;
     auth.token(email, PASSWORD).await
 }
 
-async fn log_in(client: &reqwest::Client, auth: &str, email: &str, password: &str) -> String {
-    ApiClient::with_client(auth, client.clone())
-        .token(email, password)
-        .await
-}
-
-async fn list_posts(client: &reqwest::Client, posts: &str, token: &str) -> Vec<Value> {
-    let resp = client
-        .get(format!("{posts}/posts/"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+/// `GET /posts/` at `posts` with `token`, asserting 200; the list.
+async fn list_posts(posts: &ApiClient, token: &str) -> Vec<Value> {
+    let resp = posts.get("/posts/", Some(token)).await;
     assert_eq!(resp.status(), 200);
     resp.json().await.unwrap()
 }
@@ -134,42 +130,24 @@ async fn the_json_line_arrives_both_urls_answer_and_closing_stdin_stops_it_and_r
     let mut keys: Vec<&String> = stack.urls.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(keys, ["auth_url", "jwks_url", "posts_url"]);
-    let (auth, posts, jwks) = (
-        stack.url("auth_url"),
-        stack.url("posts_url"),
-        stack.url("jwks_url"),
-    );
-    assert!(auth.starts_with("http://127.0.0.1:"), "{auth}");
-    assert!(posts.starts_with("http://127.0.0.1:"), "{posts}");
-    assert_eq!(jwks, format!("{auth}/.well-known/jwks.json"));
+    let (auth, posts) = (stack.api("auth_url"), stack.api("posts_url"));
+    for base in [auth.base_url(), posts.base_url()] {
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    }
+    let jwks_path = "/.well-known/jwks.json";
+    assert_eq!(stack.url("jwks_url"), auth.url(jwks_path));
 
     // Ready means ready: both answer at once, and posts already holds the signing key.
-    let client = reqwest::Client::new();
-    for url in [format!("{auth}/readyz"), format!("{posts}/readyz")] {
-        assert_eq!(
-            client.get(&url).send().await.unwrap().status(),
-            200,
-            "{url}"
-        );
+    for api in [&auth, &posts] {
+        let status = api.get("/readyz", None).await.status();
+        assert_eq!(status, 200, "{}/readyz", api.base_url());
     }
-    let jwks: Value = client
-        .get(&jwks)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = auth.get(jwks_path, None).await.json().await.unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
-    let token = sign_up_and_log_in(&client, &auth, "alice@example.com").await;
-    let resp = client
-        .post(format!("{posts}/posts/"))
-        .bearer_auth(&token)
-        .json(&json!({"title": "hello", "content": "from a harness"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    let token = sign_up_and_log_in(&auth, "alice@example.com").await;
+    posts
+        .new_post(&token, "hello", "from a harness", true)
+        .await;
 
     // Its data lives in one folder under TMPDIR: both databases and a fresh key.
     let folders = stack.data_folders();
@@ -188,7 +166,7 @@ async fn the_json_line_arrives_both_urls_answer_and_closing_stdin_stops_it_and_r
         folders[0].display()
     );
     assert!(stack.data_folders().is_empty());
-    assert!(client.get(format!("{auth}/healthz")).send().await.is_err());
+    assert!(!answers(&auth).await);
 }
 
 #[actix_web::test]
@@ -220,11 +198,7 @@ async fn with_stdin_already_closed_it_stops_during_start_up_and_leaves_nothing()
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out, "stack --ephemeral");
     assert!(
         out.stdout.is_empty() || out.stdout.ends_with(b"}\n"),
         "at most the JSON line: {:?}",
@@ -241,40 +215,30 @@ async fn two_ephemeral_stacks_run_side_by_side_without_sharing_anything() {
         assert_ne!(one.url(key), two.url(key), "{key}");
     }
     assert_ne!(one.data_folders(), two.data_folders());
-    let client = reqwest::Client::new();
     // The same email signs up on both: separate databases.
-    let token_one = sign_up_and_log_in(&client, &one.url("auth_url"), "alice@example.com").await;
-    let token_two = sign_up_and_log_in(&client, &two.url("auth_url"), "alice@example.com").await;
+    let token_one = sign_up_and_log_in(&one.api("auth_url"), "alice@example.com").await;
+    let token_two = sign_up_and_log_in(&two.api("auth_url"), "alice@example.com").await;
     // Fresh keys: each posts service refuses the other stack's tokens.
-    assert!(list_posts(&client, &one.url("posts_url"), &token_one)
-        .await
-        .is_empty());
-    let resp = client
-        .get(format!("{}/posts/", two.url("posts_url")))
-        .bearer_auth(&token_one)
-        .send()
-        .await
-        .unwrap();
+    let (posts_one, posts_two) = (one.api("posts_url"), two.api("posts_url"));
+    assert!(list_posts(&posts_one, &token_one).await.is_empty());
+    let resp = posts_two.get("/posts/", Some(&token_one)).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(detail(resp).await, "Could not validate credentials");
-    assert!(list_posts(&client, &two.url("posts_url"), &token_two)
-        .await
-        .is_empty());
+    assert!(list_posts(&posts_two, &token_two).await.is_empty());
 }
 
 #[actix_web::test]
 async fn seed_loads_the_example_fixture_through_the_api() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fixtures.json");
     let stack = Ephemeral::start(&["--seed", fixture.to_str().unwrap()], &[]);
-    let (auth, posts) = (stack.url("auth_url"), stack.url("posts_url"));
-    let client = reqwest::Client::new();
+    let (auth, posts) = (stack.api("auth_url"), stack.api("posts_url"));
 
     // The fixture's users log in with their passwords (hashed as at sign-up).
-    let alice = log_in(&client, &auth, "alice@example.com", "password123").await;
-    let bob = log_in(&client, &auth, "bob@example.com", "password456").await;
+    let alice = auth.token("alice@example.com", "password123").await;
+    let bob = auth.token("bob@example.com", "password456").await;
 
     // Newest first: posts[2], then posts[0]; bob's draft only for bob.
-    let seen_by_alice = list_posts(&client, &posts, &alice).await;
+    let seen_by_alice = list_posts(&posts, &alice).await;
     let titles = |list: &[Value]| -> Vec<String> {
         list.iter()
             .map(|p| p["Post"]["title"].as_str().unwrap().to_owned())
@@ -287,7 +251,7 @@ async fn seed_loads_the_example_fixture_through_the_api() {
         seen_by_alice[1]["Post"]["owner"]["email"],
         "alice@example.com"
     );
-    let seen_by_bob = list_posts(&client, &posts, &bob).await;
+    let seen_by_bob = list_posts(&posts, &bob).await;
     assert_eq!(
         titles(&seen_by_bob),
         ["second post", "bob's draft", "hello world"]
@@ -296,24 +260,16 @@ async fn seed_loads_the_example_fixture_through_the_api() {
 
     // The votes are real: voting again is the course's 409.
     let first_id = seen_by_alice[1]["Post"]["id"].as_i64().unwrap();
-    let resp = client
-        .post(format!("{posts}/vote/"))
-        .bearer_auth(&bob)
-        .json(&json!({"post_id": first_id, "dir": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 409);
+    assert_eq!(posts.vote(&bob, first_id, 1).await.status(), 409);
 }
 
-/// Runs `stack --ephemeral --seed` on a fixture expected to be refused; returns stderr.
-fn refused_fixture(fixture: Value) -> String {
+/// Runs `stack --ephemeral --seed` on a fixture expected to be refused, and asserts that its
+/// stderr says `message`.
+fn assert_refused(fixture: Value, message: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("fixture.json");
     std::fs::write(&file, fixture.to_string()).unwrap();
     let mut child = command(tmp.path(), &["--seed", file.to_str().unwrap()], &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -328,7 +284,7 @@ fn refused_fixture(fixture: Value) -> String {
         data_folders(tmp.path()).is_empty(),
         "the data folder of a refused start is removed"
     );
-    stderr
+    assert!(stderr.contains(message), "{stderr}");
 }
 
 #[actix_web::test]
@@ -338,90 +294,57 @@ async fn a_bad_fixture_stops_start_up_naming_the_entry() {
 
     // The services' own validation: a title of 301 characters.
     let long = "x".repeat(301);
-    let stderr =
-        refused_fixture(json!({"users": [alice], "posts": [post("a"), post("b"), post(&long)]}));
-    assert!(
-        stderr.contains("seed: posts[2]: title: ensure this value has at most 300 characters"),
-        "{stderr}"
+    assert_refused(
+        json!({"users": [alice], "posts": [post("a"), post("b"), post(&long)]}),
+        "seed: posts[2]: title: ensure this value has at most 300 characters",
     );
     // A malformed email and a short password, as sign-up refuses them.
-    let stderr = refused_fixture(
+    assert_refused(
         json!({"users": [alice, {"email": "not-an-email", "password": "password123"}]}),
+        "seed: users[1]: email: value is not a valid email address",
     );
-    assert!(
-        stderr.contains("seed: users[1]: email: value is not a valid email address"),
-        "{stderr}"
-    );
-    let stderr =
-        refused_fixture(json!({"users": [{"email": "bob@example.com", "password": "short"}]}));
-    assert!(
-        stderr.contains("seed: users[0]: password: ensure this value has at least 8 characters"),
-        "{stderr}"
+    assert_refused(
+        json!({"users": [{"email": "bob@example.com", "password": "short"}]}),
+        "seed: users[0]: password: ensure this value has at least 8 characters",
     );
     // The same email twice (any case): the sign-up conflict.
-    let stderr = refused_fixture(
+    assert_refused(
         json!({"users": [alice, {"email": "ALICE@example.com", "password": "password123"}]}),
-    );
-    assert!(
-        stderr.contains("seed: users[1]: User with email: ALICE@example.com already exists"),
-        "{stderr}"
+        "seed: users[1]: User with email: ALICE@example.com already exists",
     );
     // References the file cannot resolve, and a double vote.
-    let stderr = refused_fixture(
+    assert_refused(
         json!({"users": [alice], "posts": [{"owner": "carol@example.com", "title": "t", "content": "c"}]}),
+        "seed: posts[0]: owner: no user \"carol@example.com\" in users",
     );
-    assert!(
-        stderr.contains("seed: posts[0]: owner: no user \"carol@example.com\" in users"),
-        "{stderr}"
-    );
-    let stderr = refused_fixture(
+    assert_refused(
         json!({"users": [alice], "posts": [post("a")], "votes": [{"user": "alice@example.com", "post": 1}]}),
-    );
-    assert!(
-        stderr.contains("seed: votes[0]: post: no posts[1] in posts"),
-        "{stderr}"
+        "seed: votes[0]: post: no posts[1] in posts",
     );
     let vote = json!({"user": "alice@example.com", "post": 0});
-    let stderr =
-        refused_fixture(json!({"users": [alice], "posts": [post("a")], "votes": [vote, vote]}));
-    assert!(
-        stderr.contains("seed: votes[1]: user 1 has alredy voted on post 1"),
-        "{stderr}"
+    assert_refused(
+        json!({"users": [alice], "posts": [post("a")], "votes": [vote, vote]}),
+        "seed: votes[1]: user 1 has alredy voted on post 1",
     );
     // A misspelt field is refused rather than ignored.
-    let stderr = refused_fixture(
+    assert_refused(
         json!({"posts": [{"owner": "a@b.co", "title": "t", "content": "c", "publised": false}]}),
-    );
-    assert!(
-        stderr.contains("seed: posts[0]: unknown field \"publised\""),
-        "{stderr}"
+        "seed: posts[0]: unknown field \"publised\"",
     );
 }
 
 #[actix_web::test]
 async fn access_token_expire_seconds_reaches_the_auth_service_and_bad_values_are_named() {
     let stack = Ephemeral::start(&[], &[("ACCESS_TOKEN_EXPIRE_SECONDS", "2")]);
-    let client = reqwest::Client::new();
-    let auth = stack.url("auth_url");
-    sign_up_and_log_in(&client, &auth, "alice@example.com").await;
-    let body: Value = client
-        .post(format!("{auth}/login"))
-        .form(&[
-            ("username", "alice@example.com"),
-            ("password", "password123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let auth = stack.api("auth_url");
+    sign_up_and_log_in(&auth, "alice@example.com").await;
+    let resp = auth.login("alice@example.com", PASSWORD).await;
+    let body = expect_status(resp, 200, "POST /login").await;
     assert_eq!(body["expires_in"], 2);
 
     let tmp = tempfile::tempdir().unwrap();
     for value in ["0", "31536001", "soon"] {
         let out = command(tmp.path(), &[], &[("ACCESS_TOKEN_EXPIRE_SECONDS", value)])
-            .stdin(Stdio::piped())
             .output()
             .unwrap();
         assert!(!out.status.success(), "{value} accepted");

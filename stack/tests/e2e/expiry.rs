@@ -95,13 +95,7 @@ service_kit::backend_tests! {
             .start()
             .await;
         stack.sign_up("alice@example.com", PASSWORD).await;
-        let resp = stack
-            .client()
-            .post(format!("{}/login", stack.auth_url()))
-            .form(&[("username", "alice@example.com"), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
+        let resp = stack.auth().login("alice@example.com", PASSWORD).await;
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["expires_in"], 2);
         let token = body["access_token"].as_str().unwrap();

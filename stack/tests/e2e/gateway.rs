@@ -6,10 +6,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use reqwest::Method;
+use serde_json::Value;
 use service_kit::testing::TestDatabase;
 use service_kit::Backend;
+use test_support::ApiClient;
 
+use crate::helpers::{assert_succeeded, auth_env, posts_env, PASSWORD};
 use crate::processes::{start_service, tool_available};
 
 pub const NGINX: &str = "/usr/sbin/nginx";
@@ -64,11 +67,7 @@ pub fn start_nginx(dir: &Path, port: u16, auth: &[u16], posts: &[u16]) -> Nginx 
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        check.status.success(),
-        "nginx -t: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_succeeded(&check, "nginx -t");
     let child = Command::new(NGINX)
         .arg("-c")
         .arg(&path)
@@ -85,30 +84,18 @@ async fn the_gateway_serves_the_course_flow_and_survives_a_posts_replica_stoppin
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signing-key.pem");
-    std::fs::write(&key, shared_claims::testing::TEST_ED25519_PRIVATE_PEM).unwrap();
     let auth_db = TestDatabase::create(Backend::Postgres, "gw_auth");
     let posts_db = TestDatabase::create(Backend::Postgres, "gw_posts");
 
     // Two auth replicas start together on the empty database (the migration lock serialises them).
-    let auth_env = vec![
-        ("DATABASE_URL", auth_db.url.clone()),
-        ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
-        ("BCRYPT_COST", "4".to_string()),
-    ];
+    let auth_env = auth_env(dir.path(), auth_db.url.clone());
     let (a1, a2) = std::thread::scope(|s| {
         let a = s.spawn(|| start_service("auth-service", &auth_env));
         let b = s.spawn(|| start_service("auth-service", &auth_env));
         (a.join().unwrap(), b.join().unwrap())
     });
-    let posts_env = vec![
-        ("DATABASE_URL", posts_db.url.clone()),
-        (
-            "JWT_JWKS_URL",
-            format!("http://127.0.0.1:{}/.well-known/jwks.json", a1.port()),
-        ),
-        ("SHUTDOWN_GRACE_SECONDS", "10".to_string()),
-    ];
+    let mut posts_env = posts_env(posts_db.url.clone(), a1.port());
+    posts_env.push(("SHUTDOWN_GRACE_SECONDS", "10".to_string()));
     let (p1, p2) = std::thread::scope(|s| {
         let a = s.spawn(|| start_service("posts-service", &posts_env));
         let b = s.spawn(|| start_service("posts-service", &posts_env));
@@ -139,77 +126,38 @@ async fn the_gateway_serves_the_course_flow_and_survives_a_posts_replica_stoppin
     }
 
     // The course flow through one base URL.
-    let resp = client
-        .post(format!("{base}/users/"))
-        .json(&json!({"email": "gw@example.com", "password": "password123"}))
-        .send()
+    let api = ApiClient::with_client(&base, client.clone());
+    api.create_user("gw@example.com", PASSWORD).await;
+    let token = api.token("gw@example.com", PASSWORD).await;
+    let post = api
+        .new_post(&token, "through the gateway", "hi", true)
+        .await;
+    let id = post["id"].as_i64().unwrap();
+    assert_eq!(api.vote(&token, id, 1).await.status(), 201);
+    let jwks: Value = api
+        .get("/.well-known/jwks.json", None)
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let resp = client
-        .post(format!("{base}/login"))
-        .form(&[("username", "gw@example.com"), ("password", "password123")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let token = resp.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let resp = client
-        .post(format!("{base}/posts/"))
-        .bearer_auth(&token)
-        .json(&json!({"title": "through the gateway", "content": "hi"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let resp = client
-        .post(format!("{base}/vote/"))
-        .bearer_auth(&token)
-        .json(&json!({"post_id": id, "dir": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let jwks: Value = client
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
-    let resp = client
-        .get(format!("{base}/posts/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = api.get(&format!("/posts/{id}"), Some(&token)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["votes"], 1);
-    assert!(client
-        .get(format!("{base}/users/1"))
-        .bearer_auth(&token)
-        .send()
+    assert!(api
+        .get("/users/1", Some(&token))
         .await
-        .unwrap()
         .status()
         .is_success());
 
     // GETs keep flowing while one posts replica is stopped mid-run.
     let reader = {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let (api, token) = (api.clone(), token.clone());
         actix_web::rt::spawn(async move {
             let mut statuses = Vec::new();
             for _ in 0..300 {
                 let batch = futures_util::future::join_all((0..4).map(|_| {
-                    client
-                        .get(format!("{base}/posts/?limit=5"))
-                        .bearer_auth(&token)
+                    api.request(Method::GET, "/posts/?limit=5", Some(&token))
                         .send()
                 }))
                 .await;

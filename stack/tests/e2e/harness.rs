@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use stack::seed::Fixture;
 use stack::TestStack;
 
-use crate::helpers::{detail, PASSWORD};
+use crate::helpers::{answers, detail, PASSWORD};
 
 service_kit::backend_tests! {
     async fn a_fixture_loads_through_the_api_and_its_users_are_ready_to_use(backend) {
@@ -76,16 +76,12 @@ async fn minted_tokens_are_judged_by_their_claims_under_the_stacks_own_key() {
 #[actix_web::test]
 async fn stopping_a_test_stack_stops_both_services_and_removes_its_folder() {
     let stack = TestStack::start().await;
-    let (auth, posts) = (stack.auth_url().to_owned(), stack.posts_url().to_owned());
-    let client = stack.client().clone();
+    let services = [stack.auth().clone(), stack.posts().clone()];
     let folder = stack.data_dir().to_path_buf();
     assert!(folder.join("auth.db").is_file());
     stack.stop().await;
     assert!(!folder.exists(), "{} is left behind", folder.display());
-    for base in [auth, posts] {
-        assert!(
-            client.get(format!("{base}/healthz")).send().await.is_err(),
-            "{base} still answers"
-        );
+    for api in &services {
+        assert!(!answers(api).await, "{} still answers", api.base_url());
     }
 }

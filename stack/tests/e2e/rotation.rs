@@ -13,6 +13,7 @@ use service_kit::testing::TestDatabase;
 use service_kit::Backend;
 use shared_claims::testing::{claims_for_testing, encode_for_testing};
 use shared_claims::SigningKey;
+use test_support::ApiClient;
 
 use crate::processes::{start_service, ServiceProcess};
 use crate::sessions::{list_status, log_in, pair, sign_up, until_status, Pair};
@@ -20,25 +21,28 @@ use crate::sessions::{list_status, log_in, pair, sign_up, until_status, Pair};
 /// JWKS `max-age` the auth processes announce (step 1 and 3 wait that long, plus a poll).
 const MAX_AGE: u64 = 1;
 
-fn exp_of(token: &str) -> i64 {
-    let payload = token.split('.').nth(1).unwrap();
+/// Part `index` of a JWT (0 the header, 1 the claims), decoded.
+fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
+        .decode(part)
         .unwrap();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["exp"]
-        .as_i64()
-        .unwrap()
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn exp_of(token: &str) -> i64 {
+    jwt_part(token, 1)["exp"].as_i64().unwrap()
 }
 
 fn kid_of(token: &str) -> String {
-    let header = token.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .unwrap();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    jwt_part(token, 0)["kid"].as_str().unwrap().to_owned()
+}
+
+/// Writes `key` as PKCS#8 PEM to `dir/name`; the file's path.
+fn write_key(dir: &std::path::Path, name: &str, key: &SigningKey) -> String {
+    let file = dir.join(name);
+    std::fs::write(&file, key.to_pkcs8_pem()).unwrap();
+    file.display().to_string()
 }
 
 fn now() -> i64 {
@@ -187,14 +191,8 @@ async fn a_three_step_key_rotation_under_traffic_fails_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let old = SigningKey::generate().unwrap();
     let next = SigningKey::generate().unwrap();
-    let old_file = dir.path().join("old.pem");
-    let next_file = dir.path().join("next.pem");
-    std::fs::write(&old_file, old.to_pkcs8_pem()).unwrap();
-    std::fs::write(&next_file, next.to_pkcs8_pem()).unwrap();
-    let (old_path, next_path) = (
-        old_file.display().to_string(),
-        next_file.display().to_string(),
-    );
+    let old_path = write_key(dir.path(), "old.pem", &old);
+    let next_path = write_key(dir.path(), "next.pem", &next);
 
     let auth_db = TestDatabase::create(Backend::Postgres, "rot_auth");
     let posts_db = TestDatabase::create(Backend::Postgres, "rot_posts");
@@ -241,17 +239,9 @@ async fn a_three_step_key_rotation_under_traffic_fails_no_request() {
     }
     // A token of the old key that has not expired by the last step (minted here, since a
     // real one would have expired by then): it must be refused once the old key is dropped.
-    let user_id = client
-        .get(format!("{}/users/me", auths[0]))
-        .bearer_auth(&before_swap.access)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let first_auth = ApiClient::with_client(&auths[0], client.clone());
+    let me = first_auth.get("/users/me", Some(&before_swap.access)).await;
+    let user_id = me.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     let long_lived_old =
         encode_for_testing(&claims_for_testing(user_id, "alice@example.com", 600), &old);
 
@@ -359,20 +349,11 @@ async fn a_three_step_key_rotation_under_traffic_fails_no_request() {
     );
     assert!(refreshes > 5, "only {refreshes} refreshes");
     // The JWKS lists only the next key now.
-    let jwks: Value = client
-        .get(format!("{}/.well-known/jwks.json", auths[1]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let listed: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(listed, vec![next.kid()]);
+    let second_auth = ApiClient::with_client(&auths[1], client.clone());
+    let resp = second_auth.get("/.well-known/jwks.json", None).await;
+    let jwks: Value = resp.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{jwks}");
+    assert_eq!(keys[0]["kid"], next.kid());
     drop((auth, p));
 }

@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::Value;
 use service_kit::testing::TestDatabase;
 use test_support::{expect_status, ApiClient};
 
-use crate::helpers::{spawn_stack, PASSWORD};
+use crate::helpers::{auth_env, posts_env, spawn_stack, PASSWORD};
 use crate::processes::start_service;
 
 /// A login's tokens.
@@ -47,6 +48,15 @@ pub async fn refresh(client: &reqwest::Client, auth: &str, token: &str) -> reqwe
         .unwrap()
 }
 
+/// `POST /logout` at `auth` with the session's access token.
+pub async fn log_out(client: &reqwest::Client, auth: &str, token: &str) -> reqwest::Response {
+    let auth = ApiClient::with_client(auth, client.clone());
+    auth.request(Method::POST, "/logout", Some(token))
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn list_status(client: &reqwest::Client, posts: &str, token: &str) -> u16 {
     client
         .get(format!("{posts}/posts/"))
@@ -79,33 +89,18 @@ pub async fn until_status(
     }
 }
 
-fn posts_env(db: &TestDatabase, auth_port: u16) -> Vec<(&'static str, String)> {
-    vec![
-        ("DATABASE_URL", db.url.clone()),
-        (
-            "JWT_JWKS_URL",
-            format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json"),
-        ),
-    ]
-}
-
 service_kit::backend_tests! {
     async fn two_posts_processes_refuse_a_logged_out_token_within_3_seconds(backend) {
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("signing-key.pem");
-        std::fs::write(&key, shared_claims::testing::TEST_ED25519_PRIVATE_PEM).unwrap();
         let auth_db = TestDatabase::create(backend, "life_auth");
         let posts_db = TestDatabase::create(backend, "life_posts");
-        let auth_env = vec![
-            ("DATABASE_URL", auth_db.url.clone()),
-            ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
-            ("BCRYPT_COST", "4".to_string()),
-        ];
+        let auth_env = auth_env(dir.path(), auth_db.url.clone());
         let auth = start_service("auth-service", &auth_env);
         let auth_port = auth.port();
         let a = format!("http://127.0.0.1:{auth_port}");
-        let p1 = start_service("posts-service", &posts_env(&posts_db, auth_port));
-        let p2 = start_service("posts-service", &posts_env(&posts_db, auth_port));
+        let posts_env = posts_env(posts_db.url.clone(), auth_port);
+        let p1 = start_service("posts-service", &posts_env);
+        let p2 = start_service("posts-service", &posts_env);
         let posts = [
             format!("http://127.0.0.1:{}", p1.port()),
             format!("http://127.0.0.1:{}", p2.port()),
@@ -119,7 +114,7 @@ service_kit::backend_tests! {
             assert_eq!(list_status(&client, p, &live.access).await, 200);
         }
 
-        let resp = client.post(format!("{a}/logout")).bearer_auth(&ended.access).send().await.unwrap();
+        let resp = log_out(&client, &a, &ended.access).await;
         assert_eq!(resp.status(), 204);
         let logged_out = Instant::now();
         let (t1, t2) = futures_util::future::join(
@@ -134,7 +129,7 @@ service_kit::backend_tests! {
 
         // A restarted posts process loads the list before it accepts sessions again.
         drop(p1);
-        let p1 = start_service("posts-service", &posts_env(&posts_db, auth_port));
+        let p1 = start_service("posts-service", &posts_env);
         let restarted = format!("http://127.0.0.1:{}", p1.port());
         until_status(&client, &restarted, &live.access, 200, Instant::now(), Duration::from_secs(10)).await;
         assert_eq!(list_status(&client, &restarted, &ended.access).await, 401);
@@ -150,7 +145,7 @@ service_kit::backend_tests! {
         let client = reqwest::Client::new();
         let resp = refresh(&client, &a, &ended.refresh).await;
         assert_eq!(resp.status(), 401);
-        let resp = client.get(format!("{a}/users/me")).bearer_auth(&ended.access).send().await.unwrap();
+        let resp = ApiClient::with_client(&a, client.clone()).get("/users/me", Some(&ended.access)).await;
         assert_eq!(resp.status(), 401);
         assert_eq!(refresh(&client, &a, &live.refresh).await.status(), 200);
         // Posts, having polled the restarted auth service, still refuses the ended session.
@@ -170,7 +165,7 @@ service_kit::backend_tests! {
         assert_eq!(resp.status(), 200);
         let second = pair(&resp.json().await.unwrap());
         until_status(client, posts, &second.access, 200, Instant::now(), Duration::from_secs(10)).await;
-        let resp = client.post(format!("{}/logout", auth)).bearer_auth(&second.access).send().await.unwrap();
+        let resp = log_out(client, auth, &second.access).await;
         assert_eq!(resp.status(), 204);
         let took = until_status(client, posts, &second.access, 401, Instant::now(), Duration::from_secs(5)).await;
         assert!(took < Duration::from_secs(3), "{took:?}");

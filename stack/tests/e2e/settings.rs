@@ -1,11 +1,12 @@
 //! The `stack` binary's settings end to end: IPv6 bind addresses, and database URLs the
 //! services would refuse, refused naming the stack's own option.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use test_support::ApiClient;
 
 /// The stack binary in `dir`, with only the variables a test sets.
 fn stack(dir: &std::path::Path) -> Command {
@@ -83,12 +84,10 @@ async fn the_stack_serves_on_ipv6_loopback_end_to_end() {
         .apply(&client, &urls)
         .await
         .expect("loaded over IPv6");
-    let resp = client
-        .get(format!("{posts}/posts/{}", seeded.post_ids[0]))
-        .bearer_auth(&seeded.users[0].token)
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/posts/{}", seeded.post_ids[0]);
+    let resp = ApiClient::with_client(posts, client)
+        .get(&path, Some(&seeded.users[0].token))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["Post"]["title"],
@@ -125,13 +124,7 @@ fn database_urls_the_services_would_refuse_stop_the_stack_naming_its_option() {
             .unwrap();
         let status = exit_within_10s(&mut child)
             .unwrap_or_else(|| panic!("{option}={url:?}: the stack started"));
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
         assert!(!status.success(), "{option}={url:?}");
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{detail, spawn_stack, PASSWORD};
+use crate::helpers::{answers, detail, spawn_stack, PASSWORD};
 
 service_kit::backend_tests! {
     async fn a_course_client_signs_up_logs_in_posts_votes_and_deletes(backend) {
@@ -129,7 +129,7 @@ service_kit::backend_tests! {
 
     async fn requests_without_a_valid_token_get_the_course_401s(backend) {
         let stack = spawn_stack(backend).await;
-        let resp = stack.client().get(format!("{}/posts/", stack.posts_url())).send().await.unwrap();
+        let resp = stack.posts().get("/posts/", None).await;
         assert_eq!(resp.status(), 401);
         assert_eq!(resp.headers()["www-authenticate"], "Bearer");
         assert_eq!(detail(resp).await, "Not authenticated");
@@ -143,28 +143,12 @@ service_kit::backend_tests! {
 #[actix_web::test]
 async fn stopping_the_stack_stops_both_services() {
     let stack = spawn_stack(service_kit::Backend::Sqlite).await;
-    for base in [stack.auth_url(), stack.posts_url()] {
-        assert_eq!(
-            stack
-                .client()
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+    let services = [stack.auth(), stack.posts()];
+    for api in services {
+        assert_eq!(api.get("/healthz", None).await.status(), 200);
     }
     stack.handle().stop().await;
-    for base in [stack.auth_url(), stack.posts_url()] {
-        assert!(
-            stack
-                .client()
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_err(),
-            "{base} still answers"
-        );
+    for api in services {
+        assert!(!answers(api).await, "{} still answers", api.base_url());
     }
 }
