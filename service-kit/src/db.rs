@@ -369,9 +369,16 @@ pub struct DbOptions {
 /// Failure to reach or use the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// No connection could be had in time (database down, or pool exhausted).
+    /// Every connection stayed busy for the acquire timeout (`DATABASE_TIMEOUT_SECONDS`).
+    #[error("database unavailable: timed out waiting for a database connection")]
+    Saturated,
+    /// The pool could not open a connection in time (the database is down or unreachable);
+    /// r2d2's error carries the last connection error.
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Pool(#[source] r2d2::Error),
+    /// The blocking task that ran the work failed (it panicked, or the runtime is stopping).
+    #[error("database unavailable: database task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
 }
@@ -406,7 +413,7 @@ impl DbError {
     pub fn is_transient(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
-            DbError::Unavailable(_) => true,
+            DbError::Saturated | DbError::Pool(_) | DbError::Task(_) => true,
             DbError::Query(Error::DatabaseError(kind, info)) => {
                 matches!(
                     kind,
@@ -555,9 +562,7 @@ impl Db {
 
     /// Takes a connection from the pool, waiting at most the acquire timeout.
     pub fn get(&self) -> Result<r2d2::PooledConnection<DbManager>, DbError> {
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        self.pool.get().map_err(DbError::Pool)
     }
 
     /// [`Db::run`] for a handler: the work's own error (a [`DbError`] from the store, say)
@@ -588,11 +593,7 @@ impl Db {
         drop(waiting);
         let permit = match acquired {
             Ok(Ok(permit)) => permit,
-            _ => {
-                return Err(E::from(DbError::Unavailable(
-                    "timed out waiting for a database connection".into(),
-                )))
-            }
+            _ => return Err(E::from(DbError::Saturated)),
         };
         let db = self.clone();
         match actix_web::rt::task::spawn_blocking(move || {
@@ -607,9 +608,7 @@ impl Db {
         .await
         {
             Ok(result) => result,
-            Err(join) => Err(E::from(DbError::Unavailable(format!(
-                "database task failed: {join}"
-            )))),
+            Err(join) => Err(E::from(DbError::Task(join))),
         }
     }
 

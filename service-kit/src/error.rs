@@ -194,13 +194,13 @@ mod tests {
             ),
             "{source:?}"
         );
-        let e: ApiError = DbError::Unavailable("pool timed out".into()).into();
+        let e: ApiError = DbError::Saturated.into();
         assert!(e.source().unwrap().downcast_ref::<DbError>().is_some());
         assert_eq!(
             e.logged_cause(),
             Some((
                 log::Level::Warn,
-                "service unavailable: database unavailable: pool timed out".into()
+                "service unavailable: database unavailable: timed out waiting for a database connection".into()
             ))
         );
         // A message for a broken invariant, as handlers write it.

@@ -256,7 +256,7 @@ mod tests {
         match kind.as_str() {
             "internal" => Err(ApiError::internal(std::io::Error::other("disk on fire"))),
             "db" => Err(DbError::Query(diesel::result::Error::NotFound).into()),
-            "unavailable" => Err(DbError::Unavailable("pool timed out".into()).into()),
+            "unavailable" => Err(DbError::Saturated.into()),
             _ => Ok(HttpResponse::Ok().finish()),
         }
     }
@@ -344,7 +344,7 @@ mod tests {
                 "unavailable",
                 503,
                 r#"{"detail":"Service temporarily unavailable"}"#,
-                "service unavailable: database unavailable: pool timed out",
+                "service unavailable: database unavailable: timed out waiting for a database connection",
             ),
         ] {
             let id = format!("cause-{kind}");
