@@ -6,7 +6,7 @@
 //! on: a release build of a service does not contain it.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -89,28 +89,8 @@ pub fn decide_postgres(admin_url: &str, ci: bool) -> PostgresDecision {
 /// The socket addresses of a `postgres://` URL's host and port (5432 when absent), or
 /// `None` when the URL names no TCP host.
 pub fn postgres_addresses(url: &str) -> Option<Vec<SocketAddr>> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = match host_port.strip_prefix('[') {
-        // [v6]:port
-        Some(v6) => {
-            let (host, after) = v6.split_once(']')?;
-            (host, after.strip_prefix(':'))
-        }
-        None => match host_port.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        },
-    };
-    if host.is_empty() {
-        return None;
-    }
-    let port = match port {
-        Some(port) => port.parse().ok()?,
-        None => 5432,
-    };
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().ok()?.collect();
+    let url = url::Url::parse(url).ok()?;
+    let addrs = url.socket_addrs(|| Some(5432)).ok()?;
     (!addrs.is_empty()).then_some(addrs)
 }
 
@@ -320,11 +300,9 @@ fn drop_database(admin_url: &str, name: &str) {
 
 /// The URL of database `name` on the server of `admin_url`.
 fn database_url(admin_url: &str, name: &str) -> String {
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(admin_url);
-    format!("{base}/{name}")
+    let mut url = url::Url::parse(admin_url).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(name);
+    url.into()
 }
 
 impl Drop for TestDatabase {
@@ -466,14 +444,10 @@ impl CuttableProxy {
 
     /// `url` with its host and port replaced by this proxy's (for `postgres://` URLs).
     pub fn route(&self, url: &str) -> String {
-        let (scheme, rest) = url.split_once("://").unwrap();
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
-        format!(
-            "{scheme}://{}127.0.0.1:{}/{path}",
-            userinfo.unwrap_or_default(),
-            self.port
-        )
+        let mut url = url::Url::parse(url).expect("a database URL");
+        url.set_host(Some("127.0.0.1")).expect("a URL with a host");
+        url.set_port(Some(self.port)).expect("a URL with a host");
+        url.into()
     }
 }
 
@@ -546,5 +520,17 @@ mod tests {
         );
         assert_eq!(one("postgres://u@[::1]/db").as_deref(), Some("[::1]:5432"));
         assert_eq!(one("postgres://u@127.0.0.1:notaport/db"), None);
+        assert_eq!(one("postgres:///db?host=/var/run/postgresql"), None);
+    }
+
+    #[test]
+    fn a_test_database_url_keeps_the_servers_parameters() {
+        assert_eq!(
+            database_url(
+                "postgres://u:p@127.0.0.1:5433/postgres?sslmode=require",
+                "t_1"
+            ),
+            "postgres://u:p@127.0.0.1:5433/t_1?sslmode=require"
+        );
     }
 }
