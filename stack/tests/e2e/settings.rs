@@ -67,6 +67,18 @@ async fn the_stack_serves_on_ipv6_loopback_end_to_end() {
     assert!(auth.starts_with("http://[::1]:"), "{auth}");
     assert!(posts.starts_with("http://[::1]:"), "{posts}");
 
+    // Posts loads auth's keys in the background: its /readyz says when it has them (on a
+    // loaded machine, after the URLs are printed).
+    let posts_api = ApiClient::new(posts.as_str());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while posts_api.get("/readyz", None).await.status() != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "posts not ready over IPv6 within 30 s"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // A user signs up and logs in on auth, then writes a post on posts, which verifies the
     // token with auth's JWKS: every request over IPv6.
     let urls = stack::StackUrls {
@@ -85,9 +97,7 @@ async fn the_stack_serves_on_ipv6_loopback_end_to_end() {
         .await
         .expect("loaded over IPv6");
     let path = format!("/posts/{}", seeded.post_ids[0]);
-    let resp = ApiClient::with_client(posts, client)
-        .get(&path, Some(&seeded.users[0].token))
-        .await;
+    let resp = posts_api.get(&path, Some(&seeded.users[0].token)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["Post"]["title"],
