@@ -183,6 +183,22 @@ impl TestDatabase {
         matches!(self.cleanup, Cleanup::Dir(_)).then(|| sqlite_path(&self.url))
     }
 
+    /// This database's URL with `sslmode=require` (libpq then connects over TLS or not at
+    /// all), whatever parameters the server's URL already has.
+    pub fn url_requiring_tls(&self) -> String {
+        let mut url = url::Url::parse(&self.url).expect("a PostgreSQL URL");
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "sslmode")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("sslmode", "require");
+        url.into()
+    }
+
     /// Asserts that this PostgreSQL database has connections now and that every one uses
     /// TLS (from `pg_stat_ssl`).
     pub fn assert_every_connection_uses_tls(&self) {
@@ -521,6 +537,19 @@ mod tests {
         assert_eq!(one("postgres://u@[::1]/db").as_deref(), Some("[::1]:5432"));
         assert_eq!(one("postgres://u@127.0.0.1:notaport/db"), None);
         assert_eq!(one("postgres:///db?host=/var/run/postgresql"), None);
+    }
+
+    #[test]
+    fn a_tls_url_replaces_any_sslmode_and_keeps_the_other_parameters() {
+        let db = TestDatabase {
+            url: "postgres://u@127.0.0.1/t_1?sslmode=disable&application_name=x".into(),
+            cleanup: Cleanup::Dir(std::env::temp_dir().join("never-created-tls-url-test")),
+            _template: None,
+        };
+        assert_eq!(
+            db.url_requiring_tls(),
+            "postgres://u@127.0.0.1/t_1?application_name=x&sslmode=require"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ async fn sigterm_under_login_load_on_postgres_over_tls_exits_0_every_time() {
         clients: 48,
         binary: env!("CARGO_BIN_EXE_auth-service").into(),
         dir: dir.path().into(),
-        database_url: format!("{}?sslmode=require", db.url),
+        database_url: db.url_requiring_tls(),
         env: vec![
             (
                 "JWT_PRIVATE_KEY_FILE",

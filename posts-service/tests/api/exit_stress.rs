@@ -29,7 +29,7 @@ async fn sigterm_under_list_load_on_postgres_over_tls_exits_0_every_time() {
         clients: 48,
         binary: env!("CARGO_BIN_EXE_posts-service").into(),
         dir: dir.0.clone(),
-        database_url: format!("{}?sslmode=require", db.url),
+        database_url: db.url_requiring_tls(),
         env: vec![("JWT_PUBLIC_KEY_FILE", key_file.into())],
         request: |api: &ApiClient, i: usize| {
             api.request(

@@ -75,10 +75,6 @@ fn trickle(port: u16, head: &str, within: Duration) -> Exchange {
     }
 }
 
-fn port_of(app: &TestApp) -> u16 {
-    app.address.rsplit(':').next().unwrap().parse().unwrap()
-}
-
 service_kit::backend_tests! {
     async fn a_token_whose_header_has_crit_cannot_be_validated(backend) {
         let app = spawn_app(backend).await;
@@ -125,7 +121,7 @@ service_kit::backend_tests! {
              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"title\":",
             alice()
         );
-        let port = port_of(&app);
+        let port = app.port;
         let exchange = actix_web::rt::task::spawn_blocking(move || {
             trickle(port, &head, Duration::from_secs(8))
         })
@@ -154,7 +150,7 @@ service_kit::backend_tests! {
 #[actix_web::test]
 async fn request_heads_actix_http_refuses_get_their_status_and_close() {
     let app = spawn_app(service_kit::Backend::Sqlite).await;
-    let port = port_of(&app);
+    let port = app.port;
     let oversized = format!(
         "GET /posts/ HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "a".repeat(200 * 1024)

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use actix_web::{web, App, HttpServer};
 use posts_service::{Application, Config};
-use reqwest::{Client, Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use service_kit::testing::TestDatabase;
 use service_kit::Backend;
@@ -37,10 +37,9 @@ impl Drop for TempDir {
 }
 
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`.
+    /// The loopback port it listens on.
     #[allow(dead_code)]
-    pub address: String,
-    pub client: Client,
+    pub port: u16,
     /// The shared client for this application (every request helper below goes through it).
     pub api: ApiClient,
     pub config: Config,
@@ -76,13 +75,11 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let app = Application::build(config.clone())
         .await
         .expect("the application starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let port = app.port();
     actix_web::rt::spawn(app.run_until_stopped());
-    let api = ApiClient::new(&address);
     TestApp {
-        address,
-        client: api.client().clone(),
-        api,
+        port,
+        api: ApiClient::new(format!("http://127.0.0.1:{port}")),
         config,
         db,
         key_dir,

@@ -26,7 +26,8 @@ impl TestApp {
             self.url(url)
         };
         let resp = self
-            .client
+            .api
+            .client()
             .get(&url)
             .bearer_auth(token)
             .send()
