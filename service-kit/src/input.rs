@@ -697,14 +697,6 @@ impl Query {
     }
 }
 
-impl Fields {
-    /// The value of `field` as sent, without taking it: for a caller that checks its JSON
-    /// type more strictly than the accessors above before reading it.
-    pub fn peek(&self, field: &str) -> Option<&Value> {
-        self.map.get(field)
-    }
-}
-
 /// OpenAPI description of a 422 body: `{"detail": [{"loc", "msg", "type", "ctx"?}]}`
 /// (pydantic v1's shape). Only documents responses (`body = ValidationErrors`).
 pub struct ValidationErrors;
