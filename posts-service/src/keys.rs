@@ -1,7 +1,8 @@
 //! Where verification keys come from: a shared secret (HS256), a public key file (offline),
-//! or the auth service's JWKS, fetched in the background at start, again whenever its
+//! or the auth service's JWKS, fetched in the background from start, again whenever its
 //! `max-age` runs out, and on an unknown `kid`. The JWKS document is the truth: a key it no
-//! longer lists is dropped. Start-up never waits for the auth service.
+//! longer lists is dropped. The listener waits for the first keys a bounded time
+//! (`KEYS_WAIT_SECONDS`); until they load, a token gets 503, never 401.
 //!
 //! The verifier also refuses tokens of ended sessions when there is a feed of them
 //! (see [`crate::sessions`]).
@@ -24,8 +25,8 @@ const FIRST_RETRY: Duration = Duration::from_millis(200);
 /// Longest wait between failed JWKS fetches at start.
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
-/// Keeps the keys (or the list of ended sessions) current in the background; spawn it once
-/// the service starts.
+/// Loads the keys (or the list of ended sessions) and keeps them current in the background;
+/// the service skeleton spawns it before the listener opens.
 pub type KeyLoader = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How long a JWKS without `max-age` is kept before it is fetched again.
@@ -100,6 +101,15 @@ pub fn verifier(config: &Config) -> Result<(web::Data<Verifier>, Vec<KeyLoader>)
             )));
             Ok((verifier, tasks))
         }
+    }
+}
+
+/// Resolves once the verifier has keys and, when it checks ended sessions, their list has
+/// loaded once: it can then judge every token.
+pub async fn loaded(verifier: web::Data<Verifier>) {
+    let ready = || verifier.has_keys() && verifier.revocations().is_none_or(|r| r.is_loaded());
+    while !ready() {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

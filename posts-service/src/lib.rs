@@ -11,10 +11,12 @@ pub mod schema;
 pub mod sessions;
 pub mod store;
 
+use std::time::Duration;
+
 use actix_web::web;
 use diesel_migrations::embed_migrations;
 use service_kit::http::BoundServer;
-use service_kit::service::{Migrations, Service, Started};
+use service_kit::service::{Migrations, Ready, Service, Started};
 use service_kit::Db;
 use shared_claims::Verifier;
 use utoipa::OpenApi;
@@ -51,14 +53,21 @@ impl Service for PostsService {
 
     service_kit::usual_settings!();
 
-    /// Sets up the keys. With a JWKS URL they load in the background: start-up never waits
-    /// for the auth service.
+    /// Sets up the keys. With a JWKS URL (or a feed of ended sessions) they load in the
+    /// background, and the listener waits for them at most `KEYS_WAIT_SECONDS`.
     fn state(config: &Config, db: Db) -> Result<Started<Self::State>, StartError> {
         config.validate().map_err(StartError::Config)?;
         let (verifier, background) = keys::verifier(config)?;
+        let wait = !background.is_empty() && config.keys_wait_seconds > 0;
+        let ready = wait.then(|| Ready {
+            what: "the verification keys and the list of ended sessions",
+            until: Box::pin(keys::loaded(verifier.clone())),
+            within: Duration::from_secs(config.keys_wait_seconds),
+        });
         Ok(Started {
             state: (web::Data::new(AppState { db }), verifier),
             background,
+            ready,
         })
     }
 
@@ -78,7 +87,8 @@ pub struct Application;
 
 impl Application {
     /// Sets up the keys, migrates the database and binds the listener. With a JWKS URL the
-    /// keys load in the background: start-up never waits for the auth service.
+    /// keys load in the background, and the listener waits for them at most
+    /// `KEYS_WAIT_SECONDS` (see [`Config::keys_wait_seconds`]).
     pub async fn build(config: Config) -> Result<BoundServer, StartError> {
         service_kit::service::build::<PostsService>(config).await
     }

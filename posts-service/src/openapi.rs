@@ -82,7 +82,8 @@ fn forbid_nul(text: &mut Object) {
 /// Every error response's body and headers, as `service_kit::ApiError` and the token
 /// extractor send them: 422 is `{"detail": [ValidationError]}` (pydantic v1's shape), every
 /// other error `{"detail": "<text>"}`; 401 carries `WWW-Authenticate: Bearer`. Each operation
-/// also documents 503, the answer while the database cannot be reached (with `Retry-After`).
+/// also documents 503, the answer while the database cannot be reached or, just after start,
+/// the token keys are not loaded yet (with `Retry-After`).
 pub struct ErrorBodies;
 
 /// Name of the `{"detail": "<text>"}` schema.
@@ -156,7 +157,8 @@ fn document_errors(operation: &mut Operation) {
     let responses = &mut operation.responses.responses;
     responses.entry("503".to_owned()).or_insert_with(|| {
         RefOr::T(Response::new(
-            "The database cannot be reached now; retry after `Retry-After` seconds",
+            "The database cannot be reached now, or (just after start) the token keys are not \
+             loaded yet; retry after `Retry-After` seconds",
         ))
     });
     for (status, response) in responses.iter_mut() {

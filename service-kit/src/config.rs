@@ -93,6 +93,11 @@ pub async fn run_command<S: crate::service::Service>(
                 log::info!("{name} listening on port {}", bound.port);
                 bound.server.await.map_err(|e| e.to_string())
             }
+            // Asked to stop: a clean exit, as it would be once serving.
+            Err(e @ crate::StartError::Stopped(_)) => {
+                log::info!("{e}");
+                Ok(())
+            }
             Err(e) => Err(e.to_string()),
         },
         Command::Migrate => {

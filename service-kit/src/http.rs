@@ -149,8 +149,15 @@ pub async fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<
 /// by [`serve`] in this process is drained first (see the `drain` module), so no connection
 /// a client has already opened is reset.
 pub async fn stop_on_signal(servers: Vec<actix_web::dev::ServerHandle>) {
+    let name = termination_signal().await;
+    log::info!("{name} received: graceful shutdown, finishing in-flight requests");
+    drain::drain_then_stop(&servers, &drain::registered(), drain::LIMIT).await;
+}
+
+/// Resolves with the signal's name at the first SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination_signal() -> &'static str {
     #[cfg(unix)]
-    let name = {
+    {
         use tokio::signal::unix::{signal, SignalKind};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => tokio::select! {
@@ -162,14 +169,12 @@ pub async fn stop_on_signal(servers: Vec<actix_web::dev::ServerHandle>) {
                 "SIGINT"
             }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let name = {
+    {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
-    };
-    log::info!("{name} received: graceful shutdown, finishing in-flight requests");
-    drain::drain_then_stop(&servers, &drain::registered(), drain::LIMIT).await;
+    }
 }
 
 /// Draining a listening socket before a graceful stop.

@@ -31,18 +31,36 @@ pub struct Common<'a> {
     pub server: &'a ServerArgs,
 }
 
-/// What a service built for its handlers, and the tasks to run once it serves.
+/// What a service built for its handlers, the tasks that keep it current, and what it waits
+/// for before it listens.
 pub struct Started<S> {
     pub state: S,
+    /// Spawned before the listener is bound (they may fetch what [`Started::ready`] waits
+    /// for), and kept running while the service serves.
     pub background: Vec<BoxFuture<'static, ()>>,
+    pub ready: Option<Ready>,
+}
+
+/// What a service needs before it can serve (for posts: the token keys and the list of
+/// ended sessions, fetched from the auth service by its background tasks). The listener is
+/// bound once `until` resolves, or once `within` has passed (then the service serves what it
+/// can and answers 503 where it cannot): until it listens, a gateway or load balancer that
+/// routes to it anyway is refused the connection and tries another replica, instead of
+/// getting answers from a replica that cannot give them.
+pub struct Ready {
+    /// What it waits for, for the log.
+    pub what: &'static str,
+    pub until: BoxFuture<'static, ()>,
+    pub within: std::time::Duration,
 }
 
 impl<S> Started<S> {
-    /// State with no background task.
+    /// State with no background task, ready at once.
     pub fn new(state: S) -> Started<S> {
         Started {
             state,
             background: Vec::new(),
+            ready: None,
         }
     }
 }
@@ -165,6 +183,9 @@ pub enum StartError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A SIGTERM or SIGINT arrived before the service listened.
+    #[error("{0} received before listening: not started")]
+    Stopped(&'static str),
 }
 
 /// The database pool of a service's settings, once its URL (named by `option` in a refusal)
@@ -191,35 +212,69 @@ pub async fn migrate<S: Service>(db: &Db) -> Result<Vec<String>, StartError> {
     Ok(applied)
 }
 
-/// Builds the service: checks the database URL, builds the state, migrates, binds the
-/// listener and returns the server, ready to run, with its `port()`. Background tasks are
-/// spawned on the current runtime.
+/// Builds the service: checks the database URL, builds the state, migrates, starts the
+/// background tasks (on the current runtime), waits for what the service needs to serve
+/// (see [`Ready`]), binds the listener and returns the server, ready to run, with its
+/// `port()`.
 pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartError> {
     let common = S::common(&config);
     let db = database("DATABASE_URL", common.database_url, common.pool)?;
-    let Started { state, background } = S::state(&config, db.clone())?;
+    let Started {
+        state,
+        background,
+        ready,
+    } = S::state(&config, db.clone())?;
     let applied = migrate::<S>(&db).await?;
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
-    let listener = TcpListener::bind(common.bind_addr).map_err(|source| StartError::Bind {
-        addr: common.bind_addr,
-        source,
-    })?;
-    let server = crate::http::serve(
-        listener,
-        common.server,
-        S::BODY_LIMIT,
-        S::openapi(),
-        move |cfg: &mut web::ServiceConfig| {
-            state.register(cfg);
-            (S::ROUTES)(cfg);
-        },
-    )?;
-    for task in background {
-        actix_web::rt::spawn(task);
+    let tasks: Vec<_> = background.into_iter().map(actix_web::rt::spawn).collect();
+    if let Some(Ready {
+        what,
+        until,
+        within,
+    }) = ready
+    {
+        log::info!(
+            "waiting up to {}s for {what} before listening",
+            within.as_secs()
+        );
+        // A stop asked for meanwhile ends the wait (a container's PID 1 ignores a SIGTERM it
+        // has no handler for: without this, `docker stop` would wait for its SIGKILL).
+        tokio::select! {
+            waited = actix_web::rt::time::timeout(within, until) => if waited.is_err() {
+                log::warn!(
+                    "{what} not loaded after {}s; listening anyway (503 where they are needed until they load)",
+                    within.as_secs()
+                );
+            },
+            signal = crate::http::termination_signal() => {
+                tasks.iter().for_each(|task| task.abort());
+                return Err(StartError::Stopped(signal));
+            }
+        }
     }
-    Ok(server)
+    let served = TcpListener::bind(common.bind_addr)
+        .map_err(|source| StartError::Bind {
+            addr: common.bind_addr,
+            source,
+        })
+        .and_then(|listener| {
+            Ok(crate::http::serve(
+                listener,
+                common.server,
+                S::BODY_LIMIT,
+                S::openapi(),
+                move |cfg: &mut web::ServiceConfig| {
+                    state.register(cfg);
+                    (S::ROUTES)(cfg);
+                },
+            )?)
+        });
+    if served.is_err() {
+        tasks.iter().for_each(|task| task.abort());
+    }
+    served
 }
 
 /// A service binary's `main`: reads a `.env` file if there is one, parses the command line,

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
-use crate::{Claims, Verifier};
+use crate::{Claims, NotReady, Verifier};
 
 /// The authenticated user of a request, from a verified `Authorization: Bearer` token.
 ///
@@ -30,25 +30,53 @@ pub enum AuthError {
     /// The token failed verification (401 `Could not validate credentials`).
     #[error("Could not validate credentials")]
     InvalidCredentials,
+    /// The token cannot be judged yet (503 `Service temporarily unavailable` with
+    /// `Retry-After`, the service's answer while it cannot serve; a 401 would tell the client
+    /// to drop a good token).
+    #[error("cannot verify tokens yet: {0}")]
+    NotReady(NotReady),
     /// No `Verifier` registered in app data (500).
     #[error("Internal Server Error")]
     Misconfigured,
+}
+
+/// `Retry-After` of [`AuthError::NotReady`]: keys and the list of ended sessions are fetched
+/// again within a second or two.
+const NOT_READY_RETRY_AFTER: HeaderValue = HeaderValue::from_static("1");
+
+impl AuthError {
+    /// The `detail` the client sees.
+    fn detail(&self) -> &'static str {
+        match self {
+            AuthError::NotAuthenticated => "Not authenticated",
+            AuthError::InvalidCredentials => "Could not validate credentials",
+            AuthError::NotReady(_) => "Service temporarily unavailable",
+            AuthError::Misconfigured => "Internal Server Error",
+        }
+    }
 }
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             AuthError::NotAuthenticated | AuthError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AuthError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = serde_json::json!({ "detail": self.to_string() }).to_string();
+        let body = serde_json::json!({ "detail": self.detail() }).to_string();
         let mut resp = HttpResponse::build(self.status_code());
         resp.content_type("application/json");
-        if self.status_code() == StatusCode::UNAUTHORIZED {
-            resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        match self {
+            AuthError::NotAuthenticated | AuthError::InvalidCredentials => {
+                resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            AuthError::NotReady(_) => {
+                resp.insert_header((header::RETRY_AFTER, NOT_READY_RETRY_AFTER));
+            }
+            AuthError::Misconfigured => {}
         }
         resp.body(body)
     }
@@ -94,9 +122,13 @@ impl FromRequest for AuthUser {
                 return Err(AuthError::Misconfigured);
             };
             let token = token?;
+            // Not being ready is logged once per request by the access log (a 503 with its
+            // cause); a rejection only at debug level, never returned.
             let claims = verifier.verify(&token).await.map_err(|e| {
-                log::debug!("rejected bearer token: {e}");
-                AuthError::InvalidCredentials
+                e.not_ready().map(AuthError::NotReady).unwrap_or_else(|| {
+                    log::debug!("rejected bearer token: {e}");
+                    AuthError::InvalidCredentials
+                })
             })?;
             let id = claims.user_id().ok_or(AuthError::InvalidCredentials)?;
             Ok(AuthUser {
@@ -234,6 +266,68 @@ mod tests {
             &test_signing_key(),
         );
         assert_401(call(Some(&format!("Bearer {token}"))).await, INVALID);
+    }
+
+    async fn call_with(verifier: Verifier, token: &str) -> actix_web::dev::ServiceResponse {
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(verifier))
+                .route("/me", web::get().to(me)),
+        )
+        .await;
+        let req = test::TestRequest::get()
+            .uri("/me")
+            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+            .to_request();
+        test::call_service(&app, req).await
+    }
+
+    async fn assert_503(resp: actix_web::dev::ServiceResponse) {
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        assert!(resp.headers().get(header::WWW_AUTHENTICATE).is_none());
+        let body = test::read_body(resp).await;
+        assert_eq!(
+            &body[..],
+            br#"{"detail":"Service temporarily unavailable"}"#
+        );
+    }
+
+    fn config() -> VerifyConfig {
+        VerifyConfig {
+            issuer: DEFAULT_ISSUER.into(),
+            audience: DEFAULT_AUDIENCE.into(),
+            leeway_seconds: 0,
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_well_formed_token_before_any_key_is_loaded_is_503_not_401() {
+        let token = encode_for_testing(
+            &claims_for_testing(5, "x@example.com", 300),
+            &test_signing_key(),
+        );
+        assert_503(call_with(Verifier::new(crate::KeySet::empty(), config()), &token).await).await;
+        // What is not a JWT at all is refused whatever the keys.
+        let resp = call_with(Verifier::new(crate::KeySet::empty(), config()), "garbage").await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[actix_web::test]
+    async fn a_session_token_before_the_ended_sessions_load_is_503_a_token_without_one_is_served() {
+        let unloaded = || {
+            Verifier::new(test_key_set(), config())
+                .with_revocations(std::sync::Arc::new(crate::Revocations::new(0)))
+        };
+        let mut claims = claims_for_testing(5, "x@example.com", 300);
+        let without_session = encode_for_testing(&claims, &test_signing_key());
+        claims.sid = Some("s1".into());
+        let with_session = encode_for_testing(&claims, &test_signing_key());
+        assert_503(call_with(unloaded(), &with_session).await).await;
+        assert_eq!(
+            call_with(unloaded(), &without_session).await.status(),
+            StatusCode::OK
+        );
     }
 
     #[actix_web::test]

@@ -31,7 +31,9 @@ pub use keys::{
     load_or_generate_signing_key, load_signing_key, published_jwk_from_pem, KeyError, SigningKey,
 };
 pub use revocations::Revocations;
-pub use verifier::{KeySet, RefreshError, RefreshFn, Verifier, VerifyConfig, VerifyError};
+pub use verifier::{
+    KeySet, NotReady, RefreshError, RefreshFn, Verifier, VerifyConfig, VerifyError,
+};
 
 /// Re-export so dependants can name JWK types without their own dependency.
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};

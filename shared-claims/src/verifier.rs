@@ -68,6 +68,10 @@ pub enum VerifyError {
     /// No key for the header's `kid` (or no `kid` where one is required).
     #[error("unknown key id: {0:?}")]
     UnknownKid(Option<String>),
+    /// No key is loaded yet (the JWKS has not answered since start): the token cannot be
+    /// judged either way.
+    #[error("no verification keys loaded yet")]
+    NoKeys,
     /// The header `alg` differs from the key set's algorithm.
     #[error("algorithm mismatch: expected {expected}, token uses {found}")]
     AlgorithmMismatch {
@@ -88,6 +92,32 @@ pub enum VerifyError {
     /// The token's session has ended, or cannot be checked yet.
     #[error("session refused: {0}")]
     Session(#[from] crate::revocations::Refusal),
+}
+
+/// What a verifier is still waiting for before it can judge tokens (see
+/// [`VerifyError::not_ready`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    #[error("no verification keys loaded yet")]
+    Keys,
+    #[error("the list of ended sessions is not loaded yet")]
+    EndedSessions,
+}
+
+impl VerifyError {
+    /// What this verifier still waits for, when the token could not be judged because it is
+    /// not ready (no keys, or the list of ended sessions not loaded yet) rather than found
+    /// wanting: the answer is "try again shortly" (503), not "these credentials are bad"
+    /// (401), which would make a client drop a good token.
+    pub fn not_ready(&self) -> Option<NotReady> {
+        match self {
+            VerifyError::NoKeys => Some(NotReady::Keys),
+            VerifyError::Session(crate::revocations::Refusal::NotLoaded) => {
+                Some(NotReady::EndedSessions)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl KeySet {
@@ -464,7 +494,10 @@ impl Verifier {
         let claims = match self.verified.get(token, keys, self.config.leeway_seconds) {
             Some(claims) => claims,
             None => {
-                let claims = keys.verify(token, &self.config)?;
+                let claims = keys.verify(token, &self.config).map_err(|e| match e {
+                    VerifyError::UnknownKid(_) if keys.is_empty() => VerifyError::NoKeys,
+                    e => e,
+                })?;
                 self.verified.remember(token, &claims, Arc::clone(keys));
                 claims
             }
@@ -475,12 +508,13 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Verifies a token; on [`VerifyError::UnknownKid`] with a refresh function,
-    /// refreshes the keys (single-flight, rate limited) and verifies once more.
+    /// Verifies a token; on [`VerifyError::UnknownKid`] (or [`VerifyError::NoKeys`]) with a
+    /// refresh function, refreshes the keys (single-flight, rate limited) and verifies once
+    /// more.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let before = self.keys();
         let err = match self.verify_with(&before, token) {
-            Err(e @ VerifyError::UnknownKid(_)) => e,
+            Err(e @ (VerifyError::UnknownKid(_) | VerifyError::NoKeys)) => e,
             other => return other,
         };
         let Some(refresh) = &self.refresh else {

@@ -277,7 +277,8 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts the auth service, then the posts service pointed at its JWKS document.
+    /// Starts the auth service, then the posts service pointed at its JWKS document (auth
+    /// already serving: posts waits for its keys before it listens).
     pub async fn start(config: &StackConfig) -> Result<Stack, StackError> {
         config.check_database_urls()?;
         let (auth_config, mut posts_config) = config.service_configs();
@@ -286,17 +287,26 @@ impl Stack {
             .await
             .map_err(StackError::Auth)?;
         let auth_port = auth.port();
+        let auth_handle = auth.handle();
+        let auth_running = actix_web::rt::spawn(auth.run_until_stopped());
         posts_config.jwt_jwks_url =
             format!("{}/.well-known/jwks.json", base_url(auth_addr, auth_port));
-        let posts = posts_service::Application::build(posts_config)
-            .await
-            .map_err(StackError::Posts)?;
+        let posts = match posts_service::Application::build(posts_config).await {
+            Ok(posts) => posts,
+            Err(e) => {
+                auth_handle.stop(true).await;
+                return Err(StackError::Posts(e));
+            }
+        };
         let posts_port = posts.port();
-        let (auth_handle, posts_handle) = (auth.handle(), posts.handle());
+        let posts_handle = posts.handle();
         let running = Box::pin(async move {
-            let (a, p) =
-                futures_util::future::join(auth.run_until_stopped(), posts.run_until_stopped())
-                    .await;
+            let auth = async {
+                auth_running
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            };
+            let (a, p) = futures_util::future::join(auth, posts.run_until_stopped()).await;
             a.and(p)
         });
         Ok(Stack {

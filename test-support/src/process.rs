@@ -12,7 +12,8 @@ use crate::ApiClient;
 /// A running service binary.
 pub struct ServiceProcess {
     child: Child,
-    port: u16,
+    /// Known once it has logged it (see [`ServiceProcess::start`]).
+    port: Option<u16>,
     /// Every line it has written to stderr so far (its log), kept by a reader thread.
     log: Arc<Mutex<Vec<String>>>,
     log_reader: Option<std::thread::JoinHandle<()>>,
@@ -21,27 +22,45 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// Spawns `command` with its stderr piped, and waits for it to log the port it listens
     /// on. Panics with its log when it exits first.
-    pub fn start(mut command: Command) -> ServiceProcess {
+    pub fn start(command: Command) -> ServiceProcess {
+        const MARKER: &str = "listening on port ";
+        let mut process = ServiceProcess::start_until(command, MARKER);
+        let port = process
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|line| line.split(MARKER).nth(1).map(|p| p.trim().parse()))
+            .expect("the line waited for")
+            .expect("a port number");
+        process.port = Some(port);
+        process
+    }
+
+    /// Spawns `command` with its stderr piped, and waits for a log line containing `marker`.
+    /// Panics with its log when it exits first.
+    pub fn start_until(mut command: Command, marker: &str) -> ServiceProcess {
         let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
         let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let port = loop {
+        loop {
             let Some(Ok(line)) = lines.next() else {
                 let status = child.wait();
                 let log = log.lock().unwrap().join("\n");
                 panic!(
-                    "{:?} exited before listening ({status:?}):\n{log}",
+                    "{:?} exited before logging {marker:?} ({status:?}):\n{log}",
                     command.get_program()
                 );
             };
-            if let Some(rest) = line.split("listening on port ").nth(1) {
-                break rest.trim().parse().expect("a port number");
-            }
+            let found = line.contains(marker);
             log.lock().unwrap().push(line);
-        };
+            if found {
+                break;
+            }
+        }
         // Keep draining the log so the child never blocks on a full pipe.
         let sink = Arc::clone(&log);
         let log_reader = std::thread::spawn(move || {
@@ -51,14 +70,16 @@ impl ServiceProcess {
         });
         ServiceProcess {
             child,
-            port,
+            port: None,
             log,
             log_reader: Some(log_reader),
         }
     }
 
+    /// The port it listens on (started with [`ServiceProcess::start`]).
     pub fn port(&self) -> u16 {
         self.port
+            .expect("started with ServiceProcess::start: listening")
     }
 
     pub fn pid(&self) -> u32 {
@@ -67,7 +88,7 @@ impl ServiceProcess {
 
     /// `http://127.0.0.1:<port>` followed by `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://127.0.0.1:{}{path}", self.port())
     }
 
     /// A client of this process.

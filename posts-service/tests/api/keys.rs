@@ -1,5 +1,5 @@
-//! Keys from the auth service's JWKS: loaded in the background (start-up never waits), and
-//! refetched when a token names an unknown `kid`.
+//! Keys from the auth service's JWKS: loaded from start, the listener waiting for them a
+//! bounded time (`KEYS_WAIT_SECONDS`), and refetched when a token names an unknown `kid`.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -10,6 +10,8 @@ use serde_json::json;
 use service_kit::Backend;
 use shared_claims::testing::{claims_for_testing, encode_for_testing, test_signing_key};
 use shared_claims::{Jwk, SigningKey};
+
+use test_support::ServiceProcess;
 
 use crate::helpers::*;
 
@@ -30,13 +32,21 @@ fn serve_jwks(listener: TcpListener, served: Served) -> String {
     format!("{base}/.well-known/jwks.json")
 }
 
-async fn spawn_with_jwks(url: String) -> TestApp {
+/// Posts with keys from `url` (no feed of ended sessions: these tests are about keys),
+/// waiting at most `wait_seconds` for them before listening.
+async fn spawn_with_jwks_waiting(url: String, wait_seconds: u64) -> TestApp {
     spawn_app_with(Backend::Sqlite, |c| {
         c.jwt_public_key_file = None;
         c.jwt_jwks_url = url;
+        c.sessions_feed_url = Some("off".into());
         c.jwks_refresh_min_seconds = 1;
+        c.keys_wait_seconds = wait_seconds;
     })
     .await
+}
+
+async fn spawn_with_jwks(url: String) -> TestApp {
+    spawn_with_jwks_waiting(url, 10).await
 }
 
 async fn wait_until_ready(app: &TestApp, within: Duration) {
@@ -82,16 +92,26 @@ async fn tokens_verify_with_keys_from_the_jwks_and_new_keys_are_picked_up() {
 }
 
 #[actix_web::test]
-async fn the_service_starts_without_the_auth_service_and_is_ready_once_keys_load() {
+async fn without_the_auth_service_it_listens_after_its_wait_and_answers_503_until_keys_load() {
     // A port with nothing listening yet.
     let addr = free_port().local_addr().unwrap();
     let url = format!("http://{addr}/.well-known/jwks.json");
-    let app = spawn_with_jwks(url).await;
+    let app = spawn_with_jwks_waiting(url, 1).await;
 
     let (status, body) = status_json(app.get("/readyz", None).await).await;
     assert_eq!(status, 503);
     assert_eq!(body["failing"], json!(["keys"]));
-    assert_eq!(list_status(&app, &alice()).await, 401);
+    // The token may well be good: not a 401, which would make the client drop it.
+    let resp = app.list(&alice(), "").await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert!(resp.headers().get("www-authenticate").is_none());
+    assert_eq!(
+        status_json(resp).await.1,
+        detail("Service temporarily unavailable")
+    );
+    // What is not a token at all is refused as ever.
+    assert_eq!(list_status(&app, "not-a-jwt").await, 401);
     let (status, _) = status_json(app.get("/healthz", None).await).await;
     assert_eq!(status, 200);
 
@@ -99,4 +119,57 @@ async fn the_service_starts_without_the_auth_service_and_is_ready_once_keys_load
     serve_jwks(TcpListener::bind(addr).unwrap(), served);
     wait_until_ready(&app, Duration::from_secs(10)).await;
     assert_eq!(list_status(&app, &alice()).await, 200);
+}
+
+#[actix_web::test]
+async fn the_listener_opens_once_the_keys_have_loaded() {
+    // The JWKS answers only after the service has started and failed to fetch it (its
+    // retries come 0.2 s, 0.6 s, 1.4 s after start).
+    let listener = free_port();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let served: Served = Arc::new(Mutex::new(vec![test_signing_key().public_jwk()]));
+    actix_web::rt::spawn(async move {
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+        serve_jwks(TcpListener::bind(addr).unwrap(), served);
+    });
+    let app = spawn_with_jwks(url).await;
+    // No polling: from its first answer, the service has its keys.
+    let (status, body) = status_json(app.get("/readyz", None).await).await;
+    assert_eq!((status, body), (200, json!({ "status": "ready" })));
+    assert_eq!(list_status(&app, &alice()).await, 200);
+}
+
+#[actix_web::test]
+async fn sigterm_while_waiting_for_the_keys_exits_0_without_listening() {
+    // The binary as a container runs it (PID 1 there ignores a signal it has no handler
+    // for): SIGTERM during the wait for an auth service that does not answer.
+    let closed = free_port();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let dir = TempDir::new("posts-wait");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_posts-service"));
+    cmd.env_clear()
+        .current_dir(&dir.0)
+        .env("RUST_LOG", "info")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("JWT_JWKS_URL", url)
+        .env("KEYS_WAIT_SECONDS", "600");
+    let mut service = ServiceProcess::start_until(cmd, "before listening");
+    service.terminate();
+    let status = service
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("exits on SIGTERM, without waiting out KEYS_WAIT_SECONDS");
+    let log = service.final_log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("SIGTERM received before listening"), "{log}");
+    assert!(!log.contains("listening on port"), "{log}");
 }

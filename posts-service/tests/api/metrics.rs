@@ -151,6 +151,7 @@ async fn metrics_count_failed_jwks_fetches() {
         c.jwt_public_key_file = None;
         c.jwt_jwks_url = url;
         c.sessions_feed_url = Some("off".into());
+        c.keys_wait_seconds = 0;
     })
     .await;
     let text = scrape_until(&app, Duration::from_secs(10), |text| {

@@ -167,11 +167,10 @@ service_kit::backend_tests! {
         let first = spawn_with_auth(backend, &auth).await;
         until_status(&first, &live, 200, Duration::from_secs(10)).await;
         assert_eq!(status(&first, &ended).await, 401);
-        // A fresh process knows nothing yet: it loads the list before accepting sessions.
+        // A fresh process loads the list before it listens: its first answers know it.
         let second = spawn_with_auth(backend, &auth).await;
         assert_eq!(status(&second, &ended).await, 401);
-        until_status(&second, &live, 200, Duration::from_secs(10)).await;
-        assert_eq!(status(&second, &ended).await, 401);
+        assert_eq!(status(&second, &live).await, 200);
     }
 
     async fn while_the_feed_is_unreachable_the_service_verifies_with_what_it_knows(backend) {
@@ -211,12 +210,23 @@ service_kit::backend_tests! {
         assert_eq!(revocations(&app).await["stale"], false);
     }
 
-    async fn before_the_list_is_loaded_only_tokens_with_a_session_are_refused(backend) {
-        // A feed that never answers.
+    async fn before_the_list_is_loaded_tokens_with_a_session_get_503_others_are_served(backend) {
+        // A feed that never answers, and a service told not to wait for it.
         let (_, auth) = serve_auth(test_key_only());
-        let app = spawn_app_with(backend, |c| c.sessions_feed_url = Some(format!("{auth}/nothing-here"))).await;
+        let app = spawn_app_with(backend, |c| {
+            c.sessions_feed_url = Some(format!("{auth}/nothing-here"));
+            c.keys_wait_seconds = 0;
+        })
+        .await;
         assert_eq!(status(&app, &alice()).await, 200);
-        assert_eq!(status(&app, &token_in_session("s", &test_signing_key())).await, 401);
+        // Not a 401: the token may well be good, the service cannot tell yet.
+        let resp = app.list(&token_in_session("s", &test_signing_key()), "").await;
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        assert_eq!(status_json(resp).await.1, detail("Service temporarily unavailable"));
+        let (status, body) = status_json(app.get("/readyz", None).await).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["failing"], json!(["ended_sessions"]));
         let r = revocations(&app).await;
         assert_eq!(r["loaded"], false);
         assert_eq!(r["stale"], true);

@@ -502,9 +502,13 @@ async fn verifier_without_refresh_and_replace_keys() {
     let verifier = Verifier::new(KeySet::empty(), config());
     assert!(!verifier.has_keys());
     let token = ed_token(&valid_claims());
+    // With no key at all the token cannot be judged: not ready, rather than unknown.
+    let err = verifier.verify(&token).await.unwrap_err();
+    assert!(matches!(err, VerifyError::NoKeys), "{err}");
+    assert_eq!(err.not_ready(), Some(crate::NotReady::Keys));
     assert!(matches!(
-        verifier.verify(&token).await,
-        Err(VerifyError::UnknownKid(_))
+        verifier.verify("not-a-jwt").await,
+        Err(VerifyError::Malformed(_))
     ));
     verifier.replace_keys(test_key_set());
     assert!(verifier.has_keys());
