@@ -49,6 +49,12 @@ async fn spawn_with_jwks(url: String) -> TestApp {
     spawn_with_jwks_waiting(url, 10).await
 }
 
+/// A free local port where nothing listens (yet), and the JWKS URL on it.
+fn jwks_nobody_serves_yet() -> (std::net::SocketAddr, String) {
+    let addr = free_port().local_addr().unwrap();
+    (addr, format!("http://{addr}/.well-known/jwks.json"))
+}
+
 async fn wait_until_ready(app: &TestApp, within: Duration) {
     let start = Instant::now();
     loop {
@@ -93,9 +99,7 @@ async fn tokens_verify_with_keys_from_the_jwks_and_new_keys_are_picked_up() {
 
 #[actix_web::test]
 async fn without_the_auth_service_it_listens_after_its_wait_and_answers_503_until_keys_load() {
-    // A port with nothing listening yet.
-    let addr = free_port().local_addr().unwrap();
-    let url = format!("http://{addr}/.well-known/jwks.json");
+    let (addr, url) = jwks_nobody_serves_yet();
     let app = spawn_with_jwks_waiting(url, 1).await;
 
     let (status, body) = status_json(app.get("/readyz", None).await).await;
@@ -125,13 +129,7 @@ async fn without_the_auth_service_it_listens_after_its_wait_and_answers_503_unti
 async fn the_listener_opens_once_the_keys_have_loaded() {
     // The JWKS answers only after the service has started and failed to fetch it (its
     // retries come 0.2 s, 0.6 s, 1.4 s after start).
-    let listener = free_port();
-    let url = format!(
-        "http://{}/.well-known/jwks.json",
-        listener.local_addr().unwrap()
-    );
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let (addr, url) = jwks_nobody_serves_yet();
     let served: Served = Arc::new(Mutex::new(vec![test_signing_key().public_jwk()]));
     actix_web::rt::spawn(async move {
         actix_web::rt::time::sleep(Duration::from_millis(500)).await;
@@ -148,12 +146,7 @@ async fn the_listener_opens_once_the_keys_have_loaded() {
 async fn sigterm_while_waiting_for_the_keys_exits_0_without_listening() {
     // The binary as a container runs it (PID 1 there ignores a signal it has no handler
     // for): SIGTERM during the wait for an auth service that does not answer.
-    let closed = free_port();
-    let url = format!(
-        "http://{}/.well-known/jwks.json",
-        closed.local_addr().unwrap()
-    );
-    drop(closed);
+    let (_, url) = jwks_nobody_serves_yet();
     let dir = TempDir::new("posts-wait");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_posts-service"));
     cmd.env_clear()
