@@ -4,8 +4,9 @@
 //!
 //! While the feed cannot be reached the service keeps verifying with the list it has (the
 //! sessions ended until then stay refused; newer logouts are not known yet), logs that the
-//! list is stale, and shows its age at `GET /revocations`. Until the list was loaded once,
-//! tokens carrying a session are refused (401), as tokens are before the keys are loaded.
+//! list is stale, and shows its age at `GET /revocations`. Until the list was loaded once
+//! (the listener waits for it a bounded time), tokens carrying a session cannot be judged:
+//! they get 503 with `Retry-After`, as every token does before the keys are loaded.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,7 +106,7 @@ pub async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: S
                              verifying with what it holds, newer logouts are not yet refused"
                         ),
                         None => log::warn!(
-                            "cannot load the list of ended sessions: {e}; tokens with a session are refused until it loads"
+                            "cannot load the list of ended sessions: {e}; tokens with a session get 503 until it loads"
                         ),
                     }
                 }

@@ -51,7 +51,8 @@ impl Revocations {
     }
 
     /// Whether a token of session `sid` may be accepted. Tokens without a session cannot be
-    /// ended and always pass; tokens with one are refused until the set was loaded once.
+    /// ended and always pass; tokens with one get [`Refusal::NotLoaded`] until the set was
+    /// loaded once (the service cannot judge them yet: 503, not 401).
     pub fn check(&self, sid: Option<&str>) -> Result<(), Refusal> {
         let Some(sid) = sid else { return Ok(()) };
         if !self.loaded.load(Ordering::Acquire) {
