@@ -721,10 +721,24 @@ fn compose_stack_rolling_restart_of_each_service_fails_no_request() {
             describe(&failed)
         );
         for container in &containers {
+            let log = Stack::logs(container);
             assert!(
-                Stack::logs(container).contains("queue drained"),
+                log.contains("queue drained"),
                 "{service} replica {container} stopped without draining its listener"
             );
+            if service == "posts" {
+                // Since its restart: listening only once it held what it checks tokens with.
+                let restart = log.rfind("before listening").expect("the restart's wait");
+                let since = &log[restart..];
+                let at = |line: &str| since.find(line).unwrap_or(usize::MAX);
+                let listening = at("listening on port");
+                assert!(
+                    at("verification key(s)") < listening
+                        && at("loaded the list of ended sessions") < listening
+                        && listening < usize::MAX,
+                    "posts replica {container} listened before loading its keys:\n{since}"
+                );
+            }
         }
         let slowest = outcomes.iter().map(|o| o.took).max().unwrap_or_default();
         eprintln!(
