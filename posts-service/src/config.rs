@@ -81,8 +81,9 @@ pub struct Config {
     /// Seconds to wait at start, before listening, for the keys from `JWT_JWKS_URL` and the
     /// list of ended sessions (what tokens are checked with). Until the service listens, a
     /// gateway routing to it is refused the connection and tries another replica. After
-    /// this the service listens anyway and answers 503 with `Retry-After` to requests with a
-    /// token until they load. 0 listens at once.
+    /// this the service listens anyway and answers 503 with `Retry-After` to a token it
+    /// cannot judge yet (any before the keys load, one carrying a session before the list
+    /// loads); what is not a valid token still gets 401. 0 listens at once.
     #[arg(long, env = "KEYS_WAIT_SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub keys_wait_seconds: u64,

@@ -69,7 +69,8 @@ async fn fetch(
         .map_err(FetchError::http(url))
 }
 
-/// Polls the feed forever (spawn it once the service starts).
+/// Polls the feed forever (a background task of the service, spawned before its listener
+/// opens: the listener waits for the first load, see `KEYS_WAIT_SECONDS`).
 pub async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: String) {
     let mut since: Option<i64> = None;
     let mut failing: Option<Instant> = None;

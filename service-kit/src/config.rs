@@ -87,19 +87,26 @@ pub async fn run_command<S: crate::service::Service>(
 ) -> std::process::ExitCode {
     let name = S::NAME;
     let result = match command.unwrap_or(Command::Serve) {
-        Command::Serve => match crate::service::build::<S>(config).await {
-            Ok(bound) => {
-                actix_web::rt::spawn(crate::http::stop_on_signal(vec![bound.server.handle()]));
-                log::info!("{name} listening on port {}", bound.port);
-                bound.server.await.map_err(|e| e.to_string())
+        Command::Serve => {
+            // Installed first: a SIGTERM during start-up is not lost (a container's PID 1
+            // ignores one it has no handler for). It ends the wait for what the service needs,
+            // or, arriving earlier, stops the service as soon as it serves.
+            let mut signal = Box::pin(crate::http::termination_signal());
+            match crate::service::build_unless::<S>(config, signal.as_mut()).await {
+                Ok(bound) => {
+                    let handles = vec![bound.server.handle()];
+                    actix_web::rt::spawn(crate::http::stop_when(signal, handles));
+                    log::info!("{name} listening on port {}", bound.port);
+                    bound.server.await.map_err(|e| e.to_string())
+                }
+                // Asked to stop: a clean exit, as it would be once serving.
+                Err(e @ crate::StartError::Stopped(_)) => {
+                    log::info!("{e}");
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
             }
-            // Asked to stop: a clean exit, as it would be once serving.
-            Err(e @ crate::StartError::Stopped(_)) => {
-                log::info!("{e}");
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        },
+        }
         Command::Migrate => {
             let common = S::common(&config);
             match crate::service::database("DATABASE_URL", common.database_url, common.pool) {

@@ -149,31 +149,53 @@ pub async fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<
 /// by [`serve`] in this process is drained first (see the `drain` module), so no connection
 /// a client has already opened is reset.
 pub async fn stop_on_signal(servers: Vec<actix_web::dev::ServerHandle>) {
-    let name = termination_signal().await;
+    stop_when(termination_signal(), servers).await;
+}
+
+/// [`stop_on_signal`] with the signal's future given: `signal` resolves with the name of
+/// what asked to stop (see [`termination_signal`]).
+pub async fn stop_when(
+    signal: impl std::future::Future<Output = &'static str>,
+    servers: Vec<actix_web::dev::ServerHandle>,
+) {
+    let name = signal.await;
     log::info!("{name} received: graceful shutdown, finishing in-flight requests");
     drain::drain_then_stop(&servers, &drain::registered(), drain::LIMIT).await;
 }
 
-/// Resolves with the signal's name at the first SIGTERM or SIGINT (Ctrl-C).
-pub async fn termination_signal() -> &'static str {
+/// Resolves with the signal's name at the first SIGTERM or SIGINT (Ctrl-C) from now on: the
+/// handlers are installed when this is called, not when the future is first polled, so a
+/// signal that arrives in between is not lost (nor, for a container's PID 1, ignored).
+/// Tokio's handlers stay installed for the life of the process.
+pub fn termination_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => tokio::select! {
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                },
+                (Ok(mut term), Err(_)) => {
+                    term.recv().await;
+                    "SIGTERM"
+                }
+                (Err(_), _) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    "SIGINT"
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
 

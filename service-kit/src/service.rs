@@ -1,8 +1,10 @@
 //! The skeleton every service is built on. A service says what is its own (name, migrations,
-//! body limit, the state its handlers share, routes, OpenAPI document) by implementing
-//! [`Service`]; [`build`], [`migrate`] and [`main`] do the rest the same way for all: check
-//! the database URL, build the state, migrate, bind, serve, and the binary's subcommands.
+//! body limit, the state its handlers share, routes, OpenAPI document, what it must have
+//! before it serves) by implementing [`Service`]; [`build`], [`migrate`] and [`main`] do the
+//! rest the same way for all: check the database URL, bind, build the state, migrate, wait
+//! until it can serve, listen, serve, and the binary's subcommands.
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
@@ -212,13 +214,31 @@ pub async fn migrate<S: Service>(db: &Db) -> Result<Vec<String>, StartError> {
     Ok(applied)
 }
 
-/// Builds the service: checks the database URL, builds the state, migrates, starts the
-/// background tasks (on the current runtime), waits for what the service needs to serve
-/// (see [`Ready`]), binds the listener and returns the server, ready to run, with its
-/// `port()`.
+/// Builds the service: checks the database URL, binds its address (so a taken port stops
+/// start-up at once), builds the state, migrates, starts the background tasks (on the
+/// current runtime), waits for what the service needs to serve (see [`Ready`]), listens and
+/// returns the server, ready to run, with its `port()`.
 pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartError> {
+    build_unless::<S>(config, std::future::pending()).await
+}
+
+/// [`build`], given up if `stop` resolves (with the signal's name) while it waits for what
+/// the service needs: then [`StartError::Stopped`], background tasks ended, nothing served.
+/// The binaries pass their SIGTERM/SIGINT handler; libraries and tests embedding a service
+/// call [`build`], which leaves the process's signals alone.
+pub async fn build_unless<S: Service>(
+    config: S::Config,
+    stop: impl Future<Output = &'static str>,
+) -> Result<BoundServer, StartError> {
     let common = S::common(&config);
     let db = database("DATABASE_URL", common.database_url, common.pool)?;
+    let bind_error = |source| StartError::Bind {
+        addr: common.bind_addr,
+        source,
+    };
+    // Bound, not yet listening: the port is ours, and connections to it are refused (so a
+    // gateway tries another replica) until the service can serve.
+    let socket = bound_socket(common.bind_addr).map_err(bind_error)?;
     let Started {
         state,
         background,
@@ -228,7 +248,7 @@ pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartEr
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
-    let tasks: Vec<_> = background.into_iter().map(actix_web::rt::spawn).collect();
+    let mut tasks = Tasks(background.into_iter().map(actix_web::rt::spawn).collect());
     if let Some(Ready {
         what,
         until,
@@ -239,8 +259,6 @@ pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartEr
             "waiting up to {}s for {what} before listening",
             within.as_secs()
         );
-        // A stop asked for meanwhile ends the wait (a container's PID 1 ignores a SIGTERM it
-        // has no handler for: without this, `docker stop` would wait for its SIGKILL).
         tokio::select! {
             waited = actix_web::rt::time::timeout(within, until) => if waited.is_err() {
                 log::warn!(
@@ -248,33 +266,50 @@ pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartEr
                     within.as_secs()
                 );
             },
-            signal = crate::http::termination_signal() => {
-                tasks.iter().for_each(|task| task.abort());
-                return Err(StartError::Stopped(signal));
-            }
+            signal = stop => return Err(StartError::Stopped(signal)),
         }
     }
-    let served = TcpListener::bind(common.bind_addr)
-        .map_err(|source| StartError::Bind {
-            addr: common.bind_addr,
-            source,
-        })
-        .and_then(|listener| {
-            Ok(crate::http::serve(
-                listener,
-                common.server,
-                S::BODY_LIMIT,
-                S::openapi(),
-                move |cfg: &mut web::ServiceConfig| {
-                    state.register(cfg);
-                    (S::ROUTES)(cfg);
-                },
-            )?)
-        });
-    if served.is_err() {
-        tasks.iter().for_each(|task| task.abort());
+    // Linux caps the backlog at net.core.somaxconn.
+    socket.listen(4096).map_err(bind_error)?;
+    let server = crate::http::serve(
+        TcpListener::from(socket),
+        common.server,
+        S::BODY_LIMIT,
+        S::openapi(),
+        move |cfg: &mut web::ServiceConfig| {
+            state.register(cfg);
+            (S::ROUTES)(cfg);
+        },
+    )?;
+    tasks.keep_running();
+    Ok(server)
+}
+
+/// A TCP socket bound to `addr` and not listening yet, set up as std's `TcpListener::bind`
+/// sets up its own (address reuse on Unix, for restarts while old connections linger).
+fn bound_socket(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// A service's background tasks while it starts: ended if start-up fails or is given up
+/// (the future of [`build`] dropped included), kept once it serves.
+struct Tasks(Vec<actix_web::rt::task::JoinHandle<()>>);
+
+impl Tasks {
+    fn keep_running(&mut self) {
+        self.0.clear();
     }
-    served
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.0.iter().for_each(|task| task.abort());
+    }
 }
 
 /// A service binary's `main`: reads a `.env` file if there is one, parses the command line,

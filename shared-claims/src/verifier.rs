@@ -121,7 +121,8 @@ impl VerifyError {
 }
 
 impl KeySet {
-    /// An EdDSA key set with no keys (every token fails with `UnknownKid`).
+    /// An EdDSA key set with no keys (every well-formed token fails with `UnknownKid`, which
+    /// a [`Verifier`] holding it reports as [`VerifyError::NoKeys`]).
     pub fn empty() -> Self {
         Self {
             keys: Keys::Ed25519(HashMap::new()),

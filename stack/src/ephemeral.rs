@@ -93,8 +93,8 @@ impl EphemeralStack {
         Ok(ephemeral)
     }
 
-    /// Polls both services' `/readyz` (database reachable; for posts, keys loaded) until both
-    /// answer 200.
+    /// Polls both services' `/readyz` (database reachable; for posts, keys and the list of
+    /// ended sessions loaded) until both answer 200.
     async fn wait_until_ready(&self) -> Result<(), EphemeralError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))

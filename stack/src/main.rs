@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stack::seed::Fixture;
-use stack::{base_url, EphemeralStack, Stack, StackConfig, StackError};
+use stack::{base_url, EphemeralStack, Stack, StackConfig};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -29,15 +29,7 @@ async fn main() -> ExitCode {
 
 /// `cargo run -p stack`: both services on their configured addresses, data in the data folder.
 async fn run(config: &StackConfig) -> Result<(), String> {
-    let stack = match Stack::start(config).await {
-        Ok(stack) => stack,
-        // Ctrl-C while posts waited for auth's keys: stopped, not failed.
-        Err(StackError::Posts(e @ service_kit::StartError::Stopped(_))) => {
-            log::info!("{e}");
-            return Ok(());
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+    let stack = Stack::start(config).await.map_err(|e| e.to_string())?;
     let auth = base_url(config.auth_bind_addr, stack.auth_port);
     let posts = base_url(config.posts_bind_addr, stack.posts_port);
     println!();

@@ -127,19 +127,53 @@ async fn without_the_auth_service_it_listens_after_its_wait_and_answers_503_unti
 
 #[actix_web::test]
 async fn the_listener_opens_once_the_keys_have_loaded() {
-    // The JWKS answers only after the service has started and failed to fetch it (its
-    // retries come 0.2 s, 0.6 s, 1.4 s after start).
-    let (addr, url) = jwks_nobody_serves_yet();
-    let served: Served = Arc::new(Mutex::new(vec![test_signing_key().public_jwk()]));
-    actix_web::rt::spawn(async move {
-        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
-        serve_jwks(TcpListener::bind(addr).unwrap(), served);
+    // A JWKS that takes half a second to answer: a service listening at once would have no
+    // keys for its first requests.
+    let served = vec![test_signing_key().public_jwk()];
+    let base = serve_stand_in(free_port(), move |routes| {
+        let served = served.clone();
+        routes.route(
+            "/.well-known/jwks.json",
+            web::get().to(move || {
+                let keys = served.clone();
+                async move {
+                    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+                    HttpResponse::Ok().json(json!({ "keys": keys }))
+                }
+            }),
+        );
     });
-    let app = spawn_with_jwks(url).await;
+    let app = spawn_with_jwks(format!("{base}/.well-known/jwks.json")).await;
     // No polling: from its first answer, the service has its keys.
     let (status, body) = status_json(app.get("/readyz", None).await).await;
     assert_eq!((status, body), (200, json!({ "status": "ready" })));
     assert_eq!(list_status(&app, &alice()).await, 200);
+}
+
+#[actix_web::test]
+async fn a_taken_port_stops_start_up_at_once_not_after_the_wait_for_keys() {
+    let taken = free_port();
+    let (_, url) = jwks_nobody_serves_yet();
+    let db = service_kit::testing::TestDatabase::create(Backend::Sqlite, "posts-taken");
+    let key_dir = TempDir::new("posts-taken");
+    let mut config = test_config(&db, &key_dir);
+    config.bind_addr = taken.local_addr().unwrap();
+    config.jwt_public_key_file = None;
+    config.jwt_jwks_url = url;
+    config.keys_wait_seconds = 600;
+    // (Bounded only so that a regression fails instead of hanging for the 600 s wait.)
+    let built = actix_web::rt::time::timeout(
+        Duration::from_secs(60),
+        posts_service::Application::build(config),
+    )
+    .await
+    .expect("a taken port ends start-up at once, not after the wait for keys");
+    let err = built.err().expect("the port is taken");
+    assert!(
+        matches!(err, posts_service::StartError::Bind { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cannot listen on"), "{err}");
 }
 
 #[actix_web::test]

@@ -224,6 +224,13 @@ service_kit::backend_tests! {
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()["retry-after"], "1");
         assert_eq!(status_json(resp).await.1, detail("Service temporarily unavailable"));
+        // A bad token is still told so, session or not: the list is asked only about tokens
+        // that passed every other check.
+        let mut expired = claims_for_testing(ALICE, "alice@example.com", -10);
+        expired.sid = Some("s".into());
+        assert_eq!(status(&app, &encode_for_testing(&expired, &test_signing_key())).await, 401);
+        let forged = token_in_session("s", &SigningKey::generate().unwrap());
+        assert_eq!(status(&app, &forged).await, 401);
         let (status, body) = status_json(app.get("/readyz", None).await).await;
         assert_eq!(status, 503);
         assert_eq!(body["failing"], json!(["ended_sessions"]));

@@ -478,6 +478,25 @@ async fn second_burst_within_min_interval_does_not_refresh() {
 }
 
 #[tokio::test]
+async fn with_no_keys_and_a_failed_refresh_a_token_is_not_judged_then_judged_once_keys_arrive() {
+    let verifier = Verifier::new(KeySet::empty(), config()).with_refresh(
+        Duration::ZERO,
+        Box::new(|| Box::pin(async { Err("auth service down".into()) })),
+    );
+    let token = ed_token(&valid_claims());
+    let err = verifier.verify(&token).await.unwrap_err();
+    assert!(matches!(err, VerifyError::NoKeys), "{err}");
+    assert_eq!(verifier.key_refreshes(), (1, 1), "the refresh was tried");
+    // Keys loaded: the same verifier refuses a stranger's token as unknown, not unjudged.
+    verifier.replace_keys(test_key_set());
+    assert!(verifier.verify(&token).await.is_ok());
+    let stranger = encode_for_testing(&valid_claims(), &SigningKey::generate().unwrap());
+    let err = verifier.verify(&stranger).await.unwrap_err();
+    assert!(matches!(err, VerifyError::UnknownKid(_)), "{err}");
+    assert_eq!(err.not_ready(), None);
+}
+
+#[tokio::test]
 async fn failed_refresh_keeps_old_keys() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
