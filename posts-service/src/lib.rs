@@ -86,9 +86,9 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
 pub struct Application;
 
 impl Application {
-    /// Sets up the keys, migrates the database and binds the listener. With a JWKS URL the
-    /// keys load in the background, and the listener waits for them at most
-    /// `KEYS_WAIT_SECONDS` (see [`Config::keys_wait_seconds`]).
+    /// Binds the port, sets up the keys, migrates the database, waits at most
+    /// `KEYS_WAIT_SECONDS` for the keys and the list of ended sessions (see
+    /// [`Config::keys_wait_seconds`]), then listens.
     pub async fn build(config: Config) -> Result<BoundServer, StartError> {
         service_kit::service::build::<PostsService>(config).await
     }

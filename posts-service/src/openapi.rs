@@ -83,7 +83,7 @@ fn forbid_nul(text: &mut Object) {
 /// extractor send them: 422 is `{"detail": [ValidationError]}` (pydantic v1's shape), every
 /// other error `{"detail": "<text>"}`; 401 carries `WWW-Authenticate: Bearer`. Each operation
 /// also documents 503, the answer while the database cannot be reached or, just after start,
-/// the token keys are not loaded yet (with `Retry-After`).
+/// the token keys or the list of ended sessions are not loaded yet (with `Retry-After`).
 pub struct ErrorBodies;
 
 /// Name of the `{"detail": "<text>"}` schema.
@@ -157,8 +157,8 @@ fn document_errors(operation: &mut Operation) {
     let responses = &mut operation.responses.responses;
     responses.entry("503".to_owned()).or_insert_with(|| {
         RefOr::T(Response::new(
-            "The database cannot be reached now, or (just after start) the token keys are not \
-             loaded yet; retry after `Retry-After` seconds",
+            "The database cannot be reached now, or (just after start) the token keys or the \
+             list of ended sessions are not loaded yet; retry after `Retry-After` seconds",
         ))
     });
     for (status, response) in responses.iter_mut() {

@@ -181,8 +181,9 @@ pub async fn access_log(
             .and_then(ApiError::logged_cause)
         {
             Some((level, cause)) => log::log!(level, "request_id={id}: {cause}"),
-            // Another error type's 503 (the token extractor's, before the keys load) is a
-            // passing state, like ApiError's; any other 5xx is a fault.
+            // Another error type's 503 (the token extractor's, before the keys or the list of
+            // ended sessions load) is a passing state, like ApiError's; any other 5xx is a
+            // fault.
             None if status == actix_web::http::StatusCode::SERVICE_UNAVAILABLE => {
                 log::warn!("request_id={id}: {status}: {error}")
             }

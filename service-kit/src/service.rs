@@ -37,18 +37,18 @@ pub struct Common<'a> {
 /// for before it listens.
 pub struct Started<S> {
     pub state: S,
-    /// Spawned before the listener is bound (they may fetch what [`Started::ready`] waits
-    /// for), and kept running while the service serves.
+    /// Spawned after the migrations, before the service listens (they may fetch what
+    /// [`Started::ready`] waits for), and kept running while the service serves.
     pub background: Vec<BoxFuture<'static, ()>>,
     pub ready: Option<Ready>,
 }
 
 /// What a service needs before it can serve (for posts: the token keys and the list of
-/// ended sessions, fetched from the auth service by its background tasks). The listener is
-/// bound once `until` resolves, or once `within` has passed (then the service serves what it
-/// can and answers 503 where it cannot): until it listens, a gateway or load balancer that
-/// routes to it anyway is refused the connection and tries another replica, instead of
-/// getting answers from a replica that cannot give them.
+/// ended sessions, fetched from the auth service by its background tasks). The service
+/// listens (its port is bound from the start) once `until` resolves, or once `within` has
+/// passed (then it serves what it can and answers 503 where it cannot): until it listens, a
+/// gateway or load balancer that routes to it anyway is refused the connection and tries
+/// another replica, instead of getting answers from a replica that cannot give them.
 pub struct Ready {
     /// What it waits for, for the log.
     pub what: &'static str,
