@@ -36,13 +36,17 @@ pub struct AppState {
 /// The posts service, as the service skeleton sees it.
 pub struct PostsService;
 
+impl PostsService {
+    /// PostgreSQL advisory lock key under which posts-service replicas migrate one at a time.
+    pub const MIGRATIONS_LOCK_KEY: i64 = 0x706f_7374_736d_6967; // "postsmig"
+}
+
 impl Service for PostsService {
     const NAME: &'static str = "posts-service";
     const MIGRATIONS: Migrations = Migrations {
         postgres: embed_migrations!("migrations/postgres"),
         sqlite: embed_migrations!("migrations/sqlite"),
-        // Advisory lock key under which posts-service replicas migrate one at a time.
-        lock_key: 0x706f_7374_736d_6967, // "postsmig"
+        lock_key: PostsService::MIGRATIONS_LOCK_KEY,
     };
     const BODY_LIMIT: usize = BODY_LIMIT;
 

@@ -144,8 +144,9 @@ pub async fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM, then stops the servers gracefully: they stop
 /// accepting, finish in-flight requests within their shutdown timeout, and their `run`
-/// futures resolve. Services build their servers with `disable_signals()` and spawn this, so
-/// Ctrl-C is as graceful as SIGTERM. Before the servers stop, every listening socket made
+/// futures resolve. Services build their servers with `disable_signals()` and spawn this (or
+/// [`stop_when`], with the signal future they started with), so Ctrl-C is as graceful as
+/// SIGTERM. Before the servers stop, every listening socket made
 /// by [`serve`] in this process is drained first (see the `drain` module), so no connection
 /// a client has already opened is reset.
 pub async fn stop_on_signal(servers: Vec<actix_web::dev::ServerHandle>) {
@@ -190,7 +191,20 @@ pub fn termination_signal() -> impl std::future::Future<Output = &'static str> {
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        let ctrl_c = tokio::signal::windows::ctrl_c();
+        async move {
+            match ctrl_c {
+                Ok(mut ctrl_c) => {
+                    ctrl_c.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+            "Ctrl-C"
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         async {
             let _ = tokio::signal::ctrl_c().await;

@@ -244,9 +244,15 @@ pub async fn build_unless<S: Service>(
         background,
         ready,
     } = S::state(&config, db.clone())?;
+    let mut stop = std::pin::pin!(stop);
+    // Migrations are not interrupted (a half-applied one is not left to the next start); a
+    // stop asked for meanwhile is honoured once they are done, before listening.
     let applied = migrate::<S>(&db).await?;
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
+    }
+    if let Some(signal) = futures_util::FutureExt::now_or_never(stop.as_mut()) {
+        return Err(StartError::Stopped(signal));
     }
     let mut tasks = Tasks(background.into_iter().map(actix_web::rt::spawn).collect());
     if let Some(Ready {
@@ -266,7 +272,7 @@ pub async fn build_unless<S: Service>(
                     within.as_secs()
                 );
             },
-            signal = stop => return Err(StartError::Stopped(signal)),
+            signal = stop.as_mut() => return Err(StartError::Stopped(signal)),
         }
     }
     // Linux caps the backlog at net.core.somaxconn.

@@ -39,29 +39,38 @@ impl ServiceProcess {
 
     /// Spawns `command` with its stderr piped, and waits for a log line containing `marker`.
     /// Panics with its log when it exits first.
-    pub fn start_until(mut command: Command, marker: &str) -> ServiceProcess {
+    pub fn start_until(command: Command, marker: &str) -> ServiceProcess {
+        let mut process = ServiceProcess::spawn(command);
+        loop {
+            if process
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(marker))
+            {
+                return process;
+            }
+            if let Some(status) = process.child.try_wait().expect("the child's status") {
+                panic!(
+                    "exited before logging {marker:?} ({status}):\n{}",
+                    process.final_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Spawns `command` with its stderr piped and returns at once; its log is collected as
+    /// it comes.
+    pub fn spawn(mut command: Command) -> ServiceProcess {
         let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
-        let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
-        loop {
-            let Some(Ok(line)) = lines.next() else {
-                let status = child.wait();
-                let log = log.lock().unwrap().join("\n");
-                panic!(
-                    "{:?} exited before logging {marker:?} ({status:?}):\n{log}",
-                    command.get_program()
-                );
-            };
-            let found = line.contains(marker);
-            log.lock().unwrap().push(line);
-            if found {
-                break;
-            }
-        }
-        // Keep draining the log so the child never blocks on a full pipe.
+        // Drained as it comes, so the child never blocks on a full pipe.
         let sink = Arc::clone(&log);
         let log_reader = std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {

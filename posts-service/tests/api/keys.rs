@@ -200,3 +200,67 @@ async fn sigterm_while_waiting_for_the_keys_exits_0_without_listening() {
     assert!(log.contains("SIGTERM received before listening"), "{log}");
     assert!(!log.contains("listening on port"), "{log}");
 }
+
+#[actix_web::test]
+async fn sigterm_during_migrations_exits_0_once_they_are_done_without_listening() {
+    use diesel::{Connection, RunQueryDsl};
+    // Migrations wait for PostgreSQL's advisory lock (replicas migrate one at a time): hold it
+    // here, so the service is stopped while it migrates.
+    let Some(db) = service_kit::testing::TestDatabase::postgres("posts-sigterm-migrating") else {
+        return;
+    };
+    let lock_key = posts_service::PostsService::MIGRATIONS_LOCK_KEY;
+    let lock = |sql: &str, conn: &mut diesel::PgConnection| {
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::BigInt, _>(lock_key)
+            .execute(conn)
+            .unwrap()
+    };
+    let mut holder = diesel::PgConnection::establish(&db.url).unwrap();
+    lock("SELECT pg_advisory_lock($1)", &mut holder);
+
+    let dir = TempDir::new("posts-migrating");
+    let key_file = dir.0.join("public.pem");
+    std::fs::write(&key_file, test_signing_key().public_key_pem()).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_posts-service"));
+    cmd.env_clear()
+        .current_dir(&dir.0)
+        .env("RUST_LOG", "info")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", &db.url)
+        .env("JWT_PUBLIC_KEY_FILE", &key_file);
+    let mut service = ServiceProcess::spawn(cmd);
+    let waiting = || {
+        use diesel::dsl::sql;
+        use diesel::sql_types::BigInt;
+        let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+        diesel::select(sql::<BigInt>(
+            "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+        ))
+        .get_result::<i64>(&mut conn)
+        .unwrap()
+    };
+    let start = Instant::now();
+    while waiting() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the service never waited for the migration lock:\n{}",
+            service.log()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    service.terminate();
+    // The signal is held while it migrates, not lost: once the lock is free it migrates,
+    // then stops without listening.
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    lock("SELECT pg_advisory_unlock($1)", &mut holder);
+    let status = service
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("exits once its migrations are done");
+    let log = service.final_log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("SIGTERM received before listening"), "{log}");
+    assert!(!log.contains("listening on port"), "{log}");
+}
