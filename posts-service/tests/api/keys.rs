@@ -182,19 +182,31 @@ async fn sigterm_while_waiting_for_the_keys_exits_0_without_listening() {
     // for): SIGTERM during the wait for an auth service that does not answer.
     let (_, url) = jwks_nobody_serves_yet();
     let dir = TempDir::new("posts-wait");
+    let mut cmd = posts_binary(&dir);
+    cmd.env("JWT_JWKS_URL", url).env("KEYS_WAIT_SECONDS", "600");
+    let service = ServiceProcess::start_until(cmd, "before listening");
+    service.terminate();
+    exits_0_without_listening(service, "without waiting out KEYS_WAIT_SECONDS").await;
+}
+
+/// The posts binary, run in `dir` with nothing from the environment but an info log and a
+/// free port.
+fn posts_binary(dir: &TempDir) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_posts-service"));
     cmd.env_clear()
         .current_dir(&dir.0)
         .env("RUST_LOG", "info")
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("JWT_JWKS_URL", url)
-        .env("KEYS_WAIT_SECONDS", "600");
-    let mut service = ServiceProcess::start_until(cmd, "before listening");
-    service.terminate();
+        .env("BIND_ADDR", "127.0.0.1:0");
+    cmd
+}
+
+/// Waits for `service`, stopped by a SIGTERM before it listened, to exit 0 (`when` says what
+/// the exit must not wait for), having logged why and never listened.
+async fn exits_0_without_listening(mut service: ServiceProcess, when: &str) {
     let status = service
         .wait_exit(Duration::from_secs(30))
         .await
-        .expect("exits on SIGTERM, without waiting out KEYS_WAIT_SECONDS");
+        .unwrap_or_else(|| panic!("no exit within 30 s of SIGTERM, {when}"));
     let log = service.final_log();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("SIGTERM received before listening"), "{log}");
@@ -222,14 +234,10 @@ async fn sigterm_during_migrations_exits_0_once_they_are_done_without_listening(
     let dir = TempDir::new("posts-migrating");
     let key_file = dir.0.join("public.pem");
     std::fs::write(&key_file, test_signing_key().public_key_pem()).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_posts-service"));
-    cmd.env_clear()
-        .current_dir(&dir.0)
-        .env("RUST_LOG", "info")
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("DATABASE_URL", &db.url)
+    let mut cmd = posts_binary(&dir);
+    cmd.env("DATABASE_URL", &db.url)
         .env("JWT_PUBLIC_KEY_FILE", &key_file);
-    let mut service = ServiceProcess::spawn(cmd);
+    let service = ServiceProcess::spawn(cmd);
     let waiting = || {
         use diesel::dsl::sql;
         use diesel::sql_types::BigInt;
@@ -255,12 +263,5 @@ async fn sigterm_during_migrations_exits_0_once_they_are_done_without_listening(
     // then stops without listening.
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     lock("SELECT pg_advisory_unlock($1)", &mut holder);
-    let status = service
-        .wait_exit(Duration::from_secs(30))
-        .await
-        .expect("exits once its migrations are done");
-    let log = service.final_log();
-    assert_eq!(status.code(), Some(0), "{log}");
-    assert!(log.contains("SIGTERM received before listening"), "{log}");
-    assert!(!log.contains("listening on port"), "{log}");
+    exits_0_without_listening(service, "once its migrations are done").await;
 }
