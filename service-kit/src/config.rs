@@ -89,8 +89,9 @@ pub async fn run_command<S: crate::service::Service>(
     let result = match command.unwrap_or(Command::Serve) {
         Command::Serve => {
             // Installed first: a SIGTERM during start-up is not lost (a container's PID 1
-            // ignores one it has no handler for). It ends the wait for what the service needs,
-            // or, arriving earlier, stops the service as soon as it serves.
+            // ignores one it has no handler for). It ends the wait for what the service needs;
+            // arriving during migrations, it stops the service once they are done; later, it
+            // stops the service gracefully.
             let mut signal = Box::pin(crate::http::termination_signal());
             match crate::service::build_unless::<S>(config, signal.as_mut()).await {
                 Ok(bound) => {

@@ -214,16 +214,17 @@ pub async fn migrate<S: Service>(db: &Db) -> Result<Vec<String>, StartError> {
     Ok(applied)
 }
 
-/// Builds the service: checks the database URL, binds its address (so a taken port stops
-/// start-up at once), builds the state, migrates, starts the background tasks (on the
+/// Builds the service: checks the database URL, binds its address (so a port another
+/// process listens on stops start-up at once), builds the state, migrates, starts the background tasks (on the
 /// current runtime), waits for what the service needs to serve (see [`Ready`]), listens and
 /// returns the server, ready to run, with its `port()`.
 pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartError> {
     build_unless::<S>(config, std::future::pending()).await
 }
 
-/// [`build`], given up if `stop` resolves (with the signal's name) while it waits for what
-/// the service needs: then [`StartError::Stopped`], background tasks ended, nothing served.
+/// [`build`], given up if `stop` resolves (with the signal's name) before the service
+/// listens (during migrations: once they are done; during the wait for what the service
+/// needs: at once): then [`StartError::Stopped`], background tasks ended, nothing served.
 /// The binaries pass their SIGTERM/SIGINT handler; libraries and tests embedding a service
 /// call [`build`], which leaves the process's signals alone.
 pub async fn build_unless<S: Service>(
@@ -236,8 +237,9 @@ pub async fn build_unless<S: Service>(
         addr: common.bind_addr,
         source,
     };
-    // Bound, not yet listening: the port is ours, and connections to it are refused (so a
-    // gateway tries another replica) until the service can serve.
+    // Bound, not yet listening: a port another process listens on fails here, at once, and
+    // connections to ours are refused (so a gateway tries another replica) until the
+    // service can serve.
     let socket = bound_socket(common.bind_addr).map_err(bind_error)?;
     let Started {
         state,
