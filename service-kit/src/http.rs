@@ -146,9 +146,9 @@ pub async fn healthcheck(bind_addr: std::net::SocketAddr, path: &str) -> Result<
 /// accepting, finish in-flight requests within their shutdown timeout, and their `run`
 /// futures resolve. Services build their servers with `disable_signals()` and spawn this (or
 /// [`stop_when`], with the signal future they started with), so Ctrl-C is as graceful as
-/// SIGTERM. Before the servers stop, every listening socket made
-/// by [`serve`] in this process is drained first (see the `drain` module), so no connection
-/// a client has already opened is reset.
+/// SIGTERM. Before the servers stop, every listening socket made by [`serve`] in this process
+/// is drained first (see the `drain` module), so no connection a client has already opened
+/// is reset.
 pub async fn stop_on_signal(servers: Vec<actix_web::dev::ServerHandle>) {
     stop_when(termination_signal(), servers).await;
 }
@@ -232,9 +232,9 @@ pub fn termination_signal() -> impl std::future::Future<Output = &'static str> {
 /// 150 ms, at most [`LIMIT`] and 150 ms, well under the second after
 /// which a dropped SYN is resent.
 ///
-/// Linux only (socket filters), and only with CAP_NET_ADMIN, which current Linux kernels ask of a
-/// process attaching a filter to a TCP socket (the images give it to the binary; see the
-/// Dockerfile); elsewhere listeners close as they always have, with a warning.
+/// Linux only (socket filters), and only with CAP_NET_ADMIN, which current Linux kernels ask
+/// of a process attaching a filter to a TCP socket (the images give it to the binary; see
+/// the Dockerfile); elsewhere listeners close as they always have, with a warning.
 mod drain {
     use std::net::TcpListener;
     use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -437,9 +437,9 @@ mod drain {
             }
         }
 
-        /// Whether this process may attach a socket filter to a TCP socket (current Linux kernels ask
-        /// for CAP_NET_ADMIN). Without it the drain is skipped at run time (with a
-        /// warning), and these tests say so in one line; in CI it is a failure.
+        /// Whether this process may attach a socket filter to a TCP socket (current Linux
+        /// kernels ask for CAP_NET_ADMIN). Without it the drain is skipped at run time (with
+        /// a warning), and these tests say so in one line; in CI it is a failure.
         fn filters_allowed() -> bool {
             let probe = TcpListener::bind("127.0.0.1:0").unwrap();
             match super::refuse_new_connections(&probe) {

@@ -215,9 +215,9 @@ pub async fn migrate<S: Service>(db: &Db) -> Result<Vec<String>, StartError> {
 }
 
 /// Builds the service: checks the database URL, binds its address (so a port another
-/// process listens on stops start-up at once), builds the state, migrates, starts the background tasks (on the
-/// current runtime), waits for what the service needs to serve (see [`Ready`]), listens and
-/// returns the server, ready to run, with its `port()`.
+/// process listens on stops start-up at once), builds the state, migrates, starts the
+/// background tasks (on the current runtime), waits for what the service needs to serve
+/// (see [`Ready`]), listens and returns the server, ready to run, with its `port()`.
 pub async fn build<S: Service>(config: S::Config) -> Result<BoundServer, StartError> {
     build_unless::<S>(config, std::future::pending()).await
 }
