@@ -107,8 +107,7 @@ pub fn verifier(config: &Config) -> Result<(web::Data<Verifier>, Vec<KeyLoader>)
 /// Resolves once the verifier has keys and, when it checks ended sessions, their list has
 /// loaded once: it can then judge every token.
 pub async fn loaded(verifier: web::Data<Verifier>) {
-    let ready = || verifier.has_keys() && verifier.revocations().is_none_or(|r| r.is_loaded());
-    while !ready() {
+    while !verifier.is_ready() {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -62,7 +62,8 @@ impl Service for PostsService {
     fn state(config: &Config, db: Db) -> Result<Started<Self::State>, StartError> {
         config.validate().map_err(StartError::Config)?;
         let (verifier, background) = keys::verifier(config)?;
-        let wait = !background.is_empty() && config.keys_wait_seconds > 0;
+        // Keys from a file or a shared secret, and no feed: ready already.
+        let wait = !verifier.is_ready() && config.keys_wait_seconds > 0;
         let ready = wait.then(|| Ready {
             what: "the verification keys and the list of ended sessions",
             until: Box::pin(keys::loaded(verifier.clone())),

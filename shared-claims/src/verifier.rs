@@ -559,6 +559,17 @@ impl Verifier {
         !self.keys().is_empty()
     }
 
+    /// Whether the list of ended sessions has loaded once (true when there is none to check).
+    pub fn ended_sessions_loaded(&self) -> bool {
+        self.revocations.as_ref().is_none_or(|r| r.is_loaded())
+    }
+
+    /// Whether it can judge every token: keys held and, when it checks ended sessions, their
+    /// list loaded (until then some tokens get [`VerifyError::not_ready`]).
+    pub fn is_ready(&self) -> bool {
+        self.has_keys() && self.ended_sessions_loaded()
+    }
+
     /// Replaces the key set.
     pub fn replace_keys(&self, keys: KeySet) {
         install(&self.keys, keys);

@@ -16,11 +16,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Ready when the database answers, the token keys are loaded and, when there is a feed of
 /// ended sessions, their list has loaded once: until then a token gets 503.
 async fn readyz(state: web::Data<AppState>, verifier: web::Data<Verifier>) -> HttpResponse {
-    let sessions = verifier.revocations().is_none_or(|r| r.is_loaded());
     readiness(&[
         ("database", state.db.is_ready().await),
         ("keys", verifier.has_keys()),
-        ("ended_sessions", sessions),
+        ("ended_sessions", verifier.ended_sessions_loaded()),
     ])
 }
 

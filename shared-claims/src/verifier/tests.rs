@@ -638,3 +638,19 @@ fn key_sets_compare_by_their_key_ids() {
     assert!(verifier.update_keys(both));
     assert_eq!(verifier.keys().len(), 2);
 }
+
+#[test]
+fn ready_once_it_holds_keys_and_the_ended_sessions_it_checks_have_loaded() {
+    let verifier = Verifier::new(KeySet::empty(), config());
+    assert!(!verifier.is_ready());
+    assert!(verifier.ended_sessions_loaded(), "no list to load");
+    verifier.replace_keys(test_key_set());
+    assert!(verifier.is_ready());
+
+    let revocations = Arc::new(crate::Revocations::new(0));
+    let verifier = Verifier::new(test_key_set(), config()).with_revocations(revocations.clone());
+    assert!(!verifier.ended_sessions_loaded());
+    assert!(!verifier.is_ready());
+    revocations.merge([], chrono::Utc::now().timestamp());
+    assert!(verifier.is_ready());
+}
