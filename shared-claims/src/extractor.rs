@@ -45,13 +45,12 @@ pub enum AuthError {
 const NOT_READY_RETRY_AFTER: HeaderValue = HeaderValue::from_static("1");
 
 impl AuthError {
-    /// The `detail` the client sees.
-    fn detail(&self) -> &'static str {
+    /// The `detail` the client sees: the error's text, except for [`AuthError::NotReady`],
+    /// whose text (the cause) is for the log.
+    fn detail(&self) -> String {
         match self {
-            AuthError::NotAuthenticated => "Not authenticated",
-            AuthError::InvalidCredentials => "Could not validate credentials",
-            AuthError::NotReady(_) => "Service temporarily unavailable",
-            AuthError::Misconfigured => "Internal Server Error",
+            AuthError::NotReady(_) => "Service temporarily unavailable".to_owned(),
+            other => other.to_string(),
         }
     }
 }
