@@ -148,6 +148,16 @@ pub fn detail(text: &str) -> Value {
     test_support::error_body(text)
 }
 
+/// Asserts the answer to a token the service cannot judge yet (keys or the list of ended
+/// sessions not loaded): 503, retry in a second, not a 401's challenge.
+pub async fn assert_not_ready_yet(resp: Response) {
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert!(resp.headers().get("www-authenticate").is_none());
+    let body: Value = resp.json().await.expect("a JSON body");
+    assert_eq!(body, detail("Service temporarily unavailable"));
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         self.api.url(path)

@@ -383,6 +383,14 @@ fn from_jwks_skips_unusable_keys() {
     ));
 }
 
+/// A refresh that always fails (the auth service down), counting its calls.
+fn failing_refresh(calls: Arc<AtomicUsize>) -> RefreshFn {
+    Box::new(move || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err("auth service down".into()) })
+    })
+}
+
 fn counting_refresh(calls: Arc<AtomicUsize>, keys: KeySet) -> RefreshFn {
     Box::new(move || {
         let calls = Arc::clone(&calls);
@@ -479,10 +487,8 @@ async fn second_burst_within_min_interval_does_not_refresh() {
 
 #[tokio::test]
 async fn with_no_keys_and_a_failed_refresh_a_token_is_not_judged_then_judged_once_keys_arrive() {
-    let verifier = Verifier::new(KeySet::empty(), config()).with_refresh(
-        Duration::ZERO,
-        Box::new(|| Box::pin(async { Err("auth service down".into()) })),
-    );
+    let verifier = Verifier::new(KeySet::empty(), config())
+        .with_refresh(Duration::ZERO, failing_refresh(Arc::default()));
     let token = ed_token(&valid_claims());
     let err = verifier.verify(&token).await.unwrap_err();
     assert!(matches!(err, VerifyError::NoKeys), "{err}");
@@ -499,14 +505,8 @@ async fn with_no_keys_and_a_failed_refresh_a_token_is_not_judged_then_judged_onc
 #[tokio::test]
 async fn failed_refresh_keeps_old_keys() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    let verifier = Verifier::new(test_key_set(), config()).with_refresh(
-        Duration::from_secs(60),
-        Box::new(move || {
-            c.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Err("auth service down".into()) })
-        }),
-    );
+    let verifier = Verifier::new(test_key_set(), config())
+        .with_refresh(Duration::from_secs(60), failing_refresh(calls.clone()));
     let stranger = SigningKey::generate().unwrap();
     let token = encode_for_testing(&valid_claims(), &stranger);
     assert!(verifier.verify(&token).await.is_err());
