@@ -7,11 +7,10 @@
 
 use serde_json::json;
 use service_kit::testing::TestDatabase;
-use shared_claims::testing::test_signing_key;
 use test_support::exit_stress::SigtermUnderLoad;
 use test_support::ApiClient;
 
-use crate::helpers::{token_for, TempDir};
+use crate::helpers::{token_for, write_public_key, TempDir};
 
 const POSTS: usize = 20;
 
@@ -21,8 +20,7 @@ async fn sigterm_under_list_load_on_postgres_over_tls_exits_0_every_time() {
         return;
     };
     let dir = TempDir::new("posts-exit");
-    let key_file = dir.0.join("public.pem");
-    std::fs::write(&key_file, test_signing_key().public_key_pem()).unwrap();
+    let key_file = write_public_key(&dir);
     let token = token_for(1, "exit@example.com");
     let stress = SigtermUnderLoad {
         cycles: 20,

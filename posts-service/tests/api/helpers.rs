@@ -52,9 +52,15 @@ pub struct TestApp {
 
 /// The settings tests start from: port 0, two workers, and the test public key in a file
 /// (keys fully offline).
-pub fn test_config(db: &TestDatabase, key_dir: &TempDir) -> Config {
-    let key_file = key_dir.0.join("public.pem");
+/// Writes the test key's public half into `dir` (for `JWT_PUBLIC_KEY_FILE`); its path.
+pub fn write_public_key(dir: &TempDir) -> PathBuf {
+    let key_file = dir.0.join("public.pem");
     std::fs::write(&key_file, test_signing_key().public_key_pem()).unwrap();
+    key_file
+}
+
+pub fn test_config(db: &TestDatabase, key_dir: &TempDir) -> Config {
+    let key_file = write_public_key(key_dir);
     let mut config = Config::defaults();
     config.bind_addr = "127.0.0.1:0".parse().unwrap();
     config.database_url = db.url.clone();

@@ -221,8 +221,7 @@ async fn sigterm_during_migrations_exits_0_once_they_are_done_without_listening(
     lock("SELECT pg_advisory_lock($1)", &mut holder);
 
     let dir = TempDir::new("posts-migrating");
-    let key_file = dir.0.join("public.pem");
-    std::fs::write(&key_file, test_signing_key().public_key_pem()).unwrap();
+    let key_file = write_public_key(&dir);
     let mut cmd = posts_binary(&dir);
     cmd.env("DATABASE_URL", &db.url)
         .env("JWT_PUBLIC_KEY_FILE", &key_file);
