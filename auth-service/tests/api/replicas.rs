@@ -2,9 +2,8 @@
 //! (migrations run once, under an advisory lock).
 
 use service_kit::testing::TestDatabase;
-use test_support::ApiClient;
 
-use crate::helpers::{test_config, PASSWORD};
+use crate::helpers::{serve, test_config, PASSWORD};
 
 #[actix_web::test]
 async fn three_replicas_starting_together_on_an_empty_database_all_come_up() {
@@ -13,16 +12,7 @@ async fn three_replicas_starting_together_on_an_empty_database_all_come_up() {
     };
     let key_dir = tempfile::tempdir().unwrap();
     let config = test_config(&db, &key_dir);
-    let apps = futures_util::future::join_all(
-        (0..3).map(|_| auth_service::Application::build(config.clone())),
-    )
-    .await;
-    let mut replicas = Vec::new();
-    for app in apps {
-        let app = app.expect("every replica starts");
-        replicas.push(ApiClient::new(format!("http://127.0.0.1:{}", app.port())));
-        actix_web::rt::spawn(app.run_until_stopped());
-    }
+    let replicas = futures_util::future::join_all((0..3).map(|_| serve(config.clone()))).await;
     // One signs up; every other one logs the same account in.
     let resp = replicas[0].signup("r@example.com", PASSWORD).await;
     assert_eq!(resp.status(), 201);

@@ -112,13 +112,11 @@ async fn the_gateway_serves_the_course_flow_and_survives_a_posts_replica_stoppin
     let client = reqwest::Client::new();
     // Wait for nginx and both posts replicas' keys.
     for _ in 0..100 {
-        let ready = futures_util::future::join_all(
-            [p1.port(), p2.port()]
-                .map(|p| client.get(format!("http://127.0.0.1:{p}/readyz")).send()),
-        )
-        .await
-        .iter()
-        .all(|r| r.as_ref().is_ok_and(|r| r.status() == 200));
+        let ready =
+            futures_util::future::join_all([&p1, &p2].map(|p| client.get(p.url("/readyz")).send()))
+                .await
+                .iter()
+                .all(|r| r.as_ref().is_ok_and(|r| r.status() == 200));
         if ready && client.get(format!("{base}/")).send().await.is_ok() {
             break;
         }

@@ -218,10 +218,7 @@ async fn a_three_step_key_rotation_under_traffic_fails_no_request() {
             )
         })
         .collect();
-    let posts = [
-        format!("http://127.0.0.1:{}", p[0].port()),
-        format!("http://127.0.0.1:{}", p[1].port()),
-    ];
+    let posts = [p[0].url(""), p[1].url("")];
     let client = reqwest::Client::new();
     sign_up(&client, &auths[0], "alice@example.com").await;
     let before_swap = log_in(&client, &auths[1], "alice@example.com").await;

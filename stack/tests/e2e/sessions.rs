@@ -97,14 +97,11 @@ service_kit::backend_tests! {
         let auth_env = auth_env(dir.path(), auth_db.url.clone());
         let auth = start_service("auth-service", &auth_env);
         let auth_port = auth.port();
-        let a = format!("http://127.0.0.1:{auth_port}");
+        let a = auth.url("");
         let posts_env = posts_env(posts_db.url.clone(), auth_port);
         let p1 = start_service("posts-service", &posts_env);
         let p2 = start_service("posts-service", &posts_env);
-        let posts = [
-            format!("http://127.0.0.1:{}", p1.port()),
-            format!("http://127.0.0.1:{}", p2.port()),
-        ];
+        let posts = [p1.url(""), p2.url("")];
         let client = reqwest::Client::new();
         sign_up(&client, &a, "alice@example.com").await;
         let ended = log_in(&client, &a, "alice@example.com").await;
@@ -130,7 +127,7 @@ service_kit::backend_tests! {
         // A restarted posts process loads the list before it accepts sessions again.
         drop(p1);
         let p1 = start_service("posts-service", &posts_env);
-        let restarted = format!("http://127.0.0.1:{}", p1.port());
+        let restarted = p1.url("");
         until_status(&client, &restarted, &live.access, 200, Instant::now(), Duration::from_secs(10)).await;
         assert_eq!(list_status(&client, &restarted, &ended.access).await, 401);
 
