@@ -120,7 +120,7 @@ impl NewPassword {
 /// Sign-up body (`POST /users/`).
 #[derive(ToSchema)]
 #[schema(as = UserCreate)]
-pub struct NewUser {
+pub struct SignUp {
     /// A valid email address; one account per address, whatever its case or Unicode
     /// compatibility form (NFKC).
     #[schema(value_type = String, format = "email", max_length = 254)]
@@ -131,11 +131,11 @@ pub struct NewUser {
     pub password: NewPassword,
 }
 
-impl FromFields for NewUser {
-    fn from_fields(fields: &mut Fields) -> Option<NewUser> {
+impl FromFields for SignUp {
+    fn from_fields(fields: &mut Fields) -> Option<SignUp> {
         let email = fields.parse("email", Email::parse);
         let password = fields.parse("password", NewPassword::parse);
-        Some(NewUser {
+        Some(SignUp {
             email: email?,
             password: password?,
         })

@@ -4,15 +4,15 @@ use service_kit::http::BearerAuth;
 use service_kit::input::{Detail, ValidationErrors};
 use utoipa::OpenApi;
 
-use crate::domain::{LoginForm, LogoutScope, NewUser, PasswordChange, RefreshForm};
-use crate::routes::{keys, login, sessions, users};
+use crate::domain::{LoginForm, LogoutScope, PasswordChange, RefreshForm, SignUp};
+use crate::routes::{jwks, login, sessions, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "auth-service", description = "Users, passwords, login, sessions and token keys."),
     paths(users::create_user, users::get_user, users::me, users::change_password, login::login,
-        sessions::refresh, sessions::logout, sessions::ended_sessions, keys::jwks),
-    components(schemas(users::UserOut, NewUser, PasswordChange, sessions::Token, LoginForm,
+        sessions::refresh, sessions::logout, sessions::ended_sessions, jwks::jwks),
+    components(schemas(users::UserOut, SignUp, PasswordChange, sessions::Token, LoginForm,
         RefreshForm, LogoutScope, sessions::EndedSessions, sessions::EndedSession, Detail,
         ValidationErrors)),
     modifiers(&BearerAuth)

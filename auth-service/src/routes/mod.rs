@@ -1,7 +1,7 @@
 //! HTTP routes, one module per resource; each exposes its own `routes`.
 
 pub mod health;
-pub mod keys;
+pub mod jwks;
 pub mod login;
 pub mod sessions;
 pub mod users;
@@ -14,5 +14,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     login::routes(cfg);
     sessions::routes(cfg);
-    keys::routes(cfg);
+    jwks::routes(cfg);
 }

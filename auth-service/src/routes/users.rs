@@ -8,7 +8,7 @@ use service_kit::ApiError;
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
-use crate::domain::{NewUser, PasswordChange};
+use crate::domain::{PasswordChange, SignUp};
 use crate::routes::login::{refuse_if_throttled, INVALID_CREDENTIALS};
 use crate::routes::sessions::require_live_session;
 use crate::store::{self, CheckOutcome, User};
@@ -46,7 +46,7 @@ impl From<User> for UserOut {
 }
 
 /// Creates an account.
-#[utoipa::path(post, path = "/users/", tag = "Users", request_body = NewUser,
+#[utoipa::path(post, path = "/users/", tag = "Users", request_body = SignUp,
     responses(
         (status = 201, description = "Created", body = UserOut),
         (status = 409, description = "Email already registered", body = Detail),
@@ -55,7 +55,7 @@ impl From<User> for UserOut {
         (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
 pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, ApiError> {
-    let NewUser { email, password } = body.json().await?;
+    let SignUp { email, password } = body.json().await?;
 
     let password_hash = state.hasher.hash(password.into_inner()).await?;
     let created = state
