@@ -3,6 +3,10 @@
 //! holds one, it is valid. The same types describe the bodies in the OpenAPI document.
 
 use std::borrow::Cow;
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
 
 use icu_normalizer::ComposingNormalizerBorrowed;
 use serde_json::json;
@@ -273,6 +277,16 @@ impl LogoutQuery {
 
     pub fn all(&self) -> bool {
         self.scope == Some(LogoutScope::All)
+    }
+}
+
+/// As a handler's argument: the request's query, parsed (422 when it is not one).
+impl FromRequest for LogoutQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<LogoutQuery, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(LogoutQuery::parse(req.query_string()))
     }
 }
 

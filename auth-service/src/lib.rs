@@ -3,11 +3,14 @@
 //! service verifies them with (the signing key and any keys published beside it).
 
 pub mod config;
+pub mod credentials;
 pub mod domain;
+pub mod error;
 pub mod hashing;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
+pub mod sessions;
 pub mod store;
 
 use std::path::Path;
@@ -42,7 +45,7 @@ pub struct AppState {
     /// `max-age` of the JWKS response.
     pub jwks_max_age: u32,
     pub throttle: Throttle,
-    pub sessions: routes::sessions::SessionSettings,
+    pub sessions: sessions::SessionSettings,
 }
 
 /// The auth service, as the service skeleton sees it.
@@ -100,7 +103,7 @@ impl Service for AuthService {
                 max_failures: config.login_max_failures as i32,
                 window_minutes: config.login_failure_window_minutes as i64,
             },
-            sessions: routes::sessions::SessionSettings {
+            sessions: sessions::SessionSettings {
                 refresh_ttl: chrono::TimeDelta::seconds(config.refresh_token_ttl().as_secs() as i64),
                 reuse_grace: chrono::TimeDelta::seconds(i64::from(
                     config.refresh_reuse_grace_seconds,

@@ -6,14 +6,15 @@ use utoipa::OpenApi;
 
 use crate::domain::{LoginForm, LogoutScope, PasswordChange, RefreshForm, SignUp};
 use crate::routes::{jwks, login, sessions, users};
+use crate::sessions::{EndedSession, EndedSessions, Token};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "auth-service", description = "Users, passwords, login, sessions and token keys."),
     paths(users::create_user, users::get_user, users::me, users::change_password, login::login,
         sessions::refresh, sessions::logout, sessions::ended_sessions, jwks::jwks),
-    components(schemas(users::UserOut, SignUp, PasswordChange, sessions::Token, LoginForm,
-        RefreshForm, LogoutScope, sessions::EndedSessions, sessions::EndedSession, Detail,
+    components(schemas(users::UserOut, SignUp, PasswordChange, Token, LoginForm,
+        RefreshForm, LogoutScope, EndedSessions, EndedSession, Detail,
         ValidationErrors)),
     modifiers(&BearerAuth)
 )]

@@ -1,17 +1,18 @@
-//! `POST /users/` (sign up) and `GET /users/{id}`.
+//! `POST /users/` (sign up), `GET /users/{id}`, `GET /users/me` and
+//! `PUT /users/me/password`.
 
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use service_kit::input::{Body, Detail, PathId, ValidationErrors};
 use service_kit::ApiError;
-use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
+use crate::credentials::check_password;
 use crate::domain::{PasswordChange, SignUp};
-use crate::routes::login::{refuse_if_throttled, INVALID_CREDENTIALS};
-use crate::routes::sessions::require_live_session;
-use crate::store::{self, CheckOutcome, User};
+use crate::error::Error;
+use crate::sessions::LiveSession;
+use crate::store::{self, User};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -54,7 +55,7 @@ impl From<User> for UserOut {
         (status = 422, description = "Invalid email or password", body = ValidationErrors),
         (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
-pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, ApiError> {
+pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, Error> {
     let SignUp { email, password } = body.json().await?;
 
     let password_hash = state.hasher.hash(password.into_inner()).await?;
@@ -71,13 +72,30 @@ pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpR
                 Err(e) if e.is_unique_violation() => Err(ApiError::Conflict(format!(
                     "User with email: {} already exists",
                     email.address()
-                ))),
-                other => other.map_err(ApiError::from),
+                ))
+                .into()),
+                other => other.map_err(Error::from),
             }
         })
         .await?;
     log::info!("user {} signed up", created.id);
     Ok(HttpResponse::Created().json(UserOut::from(created)))
+}
+
+/// The account with `id`, if there is one.
+async fn user_by_id(state: &AppState, id: i64) -> Result<Option<User>, Error> {
+    state
+        .db
+        .run(move |conn| store::user_by_id(conn, id).map_err(Error::from))
+        .await
+}
+
+/// The caller's account. A token outliving its account (deleted since) is no longer a
+/// caller: 401.
+async fn account_of(state: &AppState, caller: &LiveSession) -> Result<User, Error> {
+    user_by_id(state, caller.id)
+        .await?
+        .ok_or_else(Error::unauthorized)
 }
 
 /// Reads one account.
@@ -91,15 +109,12 @@ pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpR
         (status = 422, description = "Not a valid id", body = ValidationErrors),
     ))]
 pub async fn get_user(
-    caller: AuthUser,
+    _caller: LiveSession,
     id: PathId,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, Error> {
     let id = id.get();
-    require_live_session(&state, &caller).await?;
-    let user = state
-        .db
-        .query(move |conn| store::user_by_id(conn, id))
+    let user = user_by_id(&state, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("User with id: {id} does not exist")))?;
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
@@ -112,18 +127,8 @@ pub async fn get_user(
         (status = 200, description = "The caller", body = UserOut),
         (status = 401, description = "Missing, invalid or ended token", body = Detail),
     ))]
-pub async fn me(
-    caller: AuthUser,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, actix_web::Error> {
-    require_live_session(&state, &caller).await?;
-    let id = caller.id;
-    let user = state
-        .db
-        .query(move |conn| store::user_by_id(conn, id))
-        .await?
-        // A token outliving its account (deleted since) is no longer a caller.
-        .ok_or(shared_claims::AuthError::InvalidCredentials)?;
+pub async fn me(caller: LiveSession, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let user = account_of(&state, &caller).await?;
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
 }
 
@@ -141,56 +146,31 @@ pub async fn me(
         (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
 pub async fn change_password(
-    caller: AuthUser,
+    caller: LiveSession,
     state: web::Data<AppState>,
     body: Body,
-) -> Result<HttpResponse, actix_web::Error> {
-    require_live_session(&state, &caller).await?;
+) -> Result<HttpResponse, Error> {
     let PasswordChange {
-        current_password: current,
-        new_password: new,
+        current_password,
+        new_password,
     } = body.json().await?;
-
-    let id = caller.id;
-    let user = state
-        .db
-        .query(move |conn| store::user_by_id(conn, id))
+    let user = account_of(&state, &caller).await?;
+    if check_password(&state, user.email_key, current_password)
         .await?
-        .ok_or(shared_claims::AuthError::InvalidCredentials)?;
-    let now = service_kit::time::now_utc();
-    let window = chrono::TimeDelta::minutes(state.throttle.window_minutes);
-    let max_attempts = state.throttle.max_failures;
-    let key = user.email_key.clone();
-    let reservation = state
-        .db
-        .query(move |conn| {
-            store::reserve_login_attempt(conn, &key, now, now - window, max_attempts)
-        })
-        .await?;
-    refuse_if_throttled(reservation, &state.throttle, now)?;
-    let verified = state
-        .hasher
-        .verify(current, Some(user.password_hash.clone()))
-        .await;
-    let outcome = match verified {
-        Ok(true) => CheckOutcome::Succeeded,
-        Ok(false) => CheckOutcome::Failed,
-        Err(_) => CheckOutcome::NotChecked,
-    };
-    let key = user.email_key.clone();
-    state
-        .db
-        .query(move |conn| store::settle_login_attempt(conn, &key, now, outcome))
-        .await?;
-    if !verified? {
-        return Err(ApiError::Forbidden(INVALID_CREDENTIALS.into()).into());
+        .is_none()
+    {
+        return Err(Error::invalid_credentials());
     }
 
-    let password_hash = state.hasher.hash(new.into_inner()).await?;
-    let keep = caller.claims.sid.clone();
+    let password_hash = state.hasher.hash(new_password.into_inner()).await?;
+    let (id, keep) = (user.id, caller.claims.sid.clone());
+    let now = service_kit::time::now_utc();
     let ended = state
         .db
-        .query(move |conn| store::change_password(conn, id, &password_hash, keep.as_deref(), now))
+        .run(move |conn| {
+            store::change_password(conn, id, &password_hash, keep.as_deref(), now)
+                .map_err(Error::from)
+        })
         .await?;
     log::info!("user {id} changed their password; {ended} other session(s) ended");
     Ok(HttpResponse::NoContent().finish())
