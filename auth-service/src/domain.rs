@@ -218,11 +218,11 @@ impl FromFields for LoginForm {
 #[derive(ToSchema)]
 #[schema(as = RefreshForm)]
 pub struct RefreshForm {
-    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
-    pub refresh_token: String,
     /// Optional; `refresh_token` when present (OAuth 2).
     #[schema(pattern = "^refresh_token$", nullable = false)]
     pub grant_type: Option<String>,
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
+    pub refresh_token: String,
 }
 
 impl FromFields for RefreshForm {

@@ -23,7 +23,7 @@ use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::store::{self, NewSession, RefreshOutcome, Rotation, User};
+use crate::store::{self, NewRefreshToken, NewSession, RefreshOutcome, Rotation, User};
 use crate::AppState;
 
 /// Session lifetimes.
@@ -137,8 +137,12 @@ pub async fn start(state: &AppState, user: User) -> Result<Token, Error> {
                     user_id,
                     now,
                     access_until,
-                    refresh_hash: &refresh_hash,
-                    refresh_expires_at,
+                    refresh_token: NewRefreshToken {
+                        token_hash: &refresh_hash,
+                        session_id: &sid,
+                        issued_at: now,
+                        expires_at: refresh_expires_at,
+                    },
                 },
             )
             .map_err(Error::from)

@@ -201,6 +201,17 @@ pub fn settle_login_attempt(
 // ---------------------------------------------------------------------------------------
 // Sessions and refresh tokens
 
+/// A refresh token being stored.
+#[derive(Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewRefreshToken<'a> {
+    /// SHA-256 of the token.
+    pub token_hash: &'a str,
+    pub session_id: &'a str,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
 /// What a new session starts with.
 pub struct NewSession<'a> {
     pub id: &'a str,
@@ -208,9 +219,8 @@ pub struct NewSession<'a> {
     pub now: NaiveDateTime,
     /// Expiry of the access token issued with it.
     pub access_until: NaiveDateTime,
-    /// SHA-256 of its first refresh token.
-    pub refresh_hash: &'a str,
-    pub refresh_expires_at: NaiveDateTime,
+    /// Its first refresh token (of session `id`, issued `now`).
+    pub refresh_token: NewRefreshToken<'a>,
 }
 
 /// Starts a session with its first refresh token. Sessions no token can use any more (their
@@ -235,12 +245,7 @@ pub fn start_session(conn: &mut DbConn, new: &NewSession<'_>) -> Result<(), DbEr
             ))
             .execute(c)?;
         diesel::insert_into(rt::refresh_tokens)
-            .values((
-                rt::token_hash.eq(new.refresh_hash),
-                rt::session_id.eq(new.id),
-                rt::issued_at.eq(new.now),
-                rt::expires_at.eq(new.refresh_expires_at),
-            ))
+            .values(&new.refresh_token)
             .execute(c)?;
         Ok::<_, diesel::result::Error>(())
     }))?)
@@ -334,12 +339,12 @@ pub fn rotate_refresh_token(
             return Ok(RefreshOutcome::SessionEnded);
         };
         diesel::insert_into(rt::refresh_tokens)
-            .values((
-                rt::token_hash.eq(r.new_hash),
-                rt::session_id.eq(&session_id),
-                rt::issued_at.eq(r.now),
-                rt::expires_at.eq(r.refresh_expires_at),
-            ))
+            .values(&NewRefreshToken {
+                token_hash: r.new_hash,
+                session_id: &session_id,
+                issued_at: r.now,
+                expires_at: r.refresh_expires_at,
+            })
             .execute(c)?;
         let user: User = users::table.find(user_id).first(c)?;
         Ok::<_, diesel::result::Error>(RefreshOutcome::Rotated { user, session_id })

@@ -6,6 +6,7 @@ use service_kit::input::{Body, Detail, ValidationErrors};
 use crate::credentials::check_password;
 use crate::domain::{email_key, LoginForm, MAX_EMAIL_BYTES};
 use crate::error::Error;
+use crate::routes::{BodyTooLarge, Overloaded};
 use crate::sessions::{self, Token};
 use crate::AppState;
 
@@ -21,13 +22,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (LoginForm = "application/x-www-form-urlencoded"),
         (LoginForm = "application/json"),
     )),
-    responses(
+    responses(BodyTooLarge, Overloaded,
         (status = 200, description = "Access token, and a refresh token starting a session", body = Token),
         (status = 403, description = "Invalid Credentials", body = Detail),
-        (status = 413, description = "Body larger than the limit", body = Detail),
         (status = 422, description = "Missing or invalid field", body = ValidationErrors),
         (status = 429, description = "Too many failed logins for this account; see Retry-After", body = Detail),
-        (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
 pub async fn login(state: web::Data<AppState>, body: Body) -> Result<Token, Error> {
     let LoginForm {

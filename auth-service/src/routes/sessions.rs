@@ -8,6 +8,7 @@ use service_kit::input::{Body, Detail, ValidationErrors};
 
 use crate::domain::{EndedSince, LogoutQuery, RefreshForm};
 use crate::error::Error;
+use crate::routes::BodyTooLarge;
 use crate::sessions::{self, EndedSessions, LiveSession, Token};
 use crate::AppState;
 
@@ -23,16 +24,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Exchanges a refresh token for a new access token and a new refresh token.
 #[utoipa::path(post, path = "/token/refresh", tag = "Authentication",
-    // `multipart/form-data` is read too (as FastAPI's forms are) but left out here: it adds
-    // nothing a client needs, and fuzzers put raw control bytes in its part headers.
+    // `multipart/form-data` is read too but left out here, as at `POST /login`.
     request_body(content(
         (RefreshForm = "application/x-www-form-urlencoded"),
         (RefreshForm = "application/json"),
     )),
-    responses(
+    responses(BodyTooLarge,
         (status = 200, description = "New tokens; the refresh token presented stops working", body = Token),
         (status = 401, description = "Could not validate credentials (invalid, expired, ended or reused refresh token)", body = Detail),
-        (status = 413, description = "Body larger than the limit", body = Detail),
         (status = 422, description = "Missing or invalid field", body = ValidationErrors),
     ))]
 pub async fn refresh(state: web::Data<AppState>, body: Body) -> Result<Token, Error> {

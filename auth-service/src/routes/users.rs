@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::credentials::check_password;
 use crate::domain::{PasswordChange, SignUp};
 use crate::error::Error;
+use crate::routes::{BodyTooLarge, Overloaded};
 use crate::sessions::LiveSession;
 use crate::store::{self, User};
 use crate::AppState;
@@ -48,12 +49,10 @@ impl From<User> for UserOut {
 
 /// Creates an account.
 #[utoipa::path(post, path = "/users/", tag = "Users", request_body = SignUp,
-    responses(
+    responses(BodyTooLarge, Overloaded,
         (status = 201, description = "Created", body = UserOut),
         (status = 409, description = "Email already registered", body = Detail),
-        (status = 413, description = "Body larger than the limit", body = Detail),
         (status = 422, description = "Invalid email or password", body = ValidationErrors),
-        (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
 pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, Error> {
     let SignUp { email, password } = body.json().await?;
@@ -136,14 +135,12 @@ pub async fn me(caller: LiveSession, state: web::Data<AppState>) -> Result<HttpR
 /// password counts toward the login throttle like a failed login.
 #[utoipa::path(put, path = "/users/me/password", tag = "Users", request_body = PasswordChange,
     security(("bearer" = [])),
-    responses(
+    responses(BodyTooLarge, Overloaded,
         (status = 204, description = "Changed; the caller's other sessions are ended"),
         (status = 401, description = "Missing, invalid or ended token", body = Detail),
         (status = 403, description = "Invalid Credentials (wrong current password)", body = Detail),
-        (status = 413, description = "Body larger than the limit", body = Detail),
         (status = 422, description = "Missing field, or new password too short or too long", body = ValidationErrors),
         (status = 429, description = "Too many failed password checks for this account; see Retry-After", body = Detail),
-        (status = 503, description = "Overloaded; see Retry-After", body = Detail),
     ))]
 pub async fn change_password(
     caller: LiveSession,
