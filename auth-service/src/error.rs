@@ -10,7 +10,9 @@
 use service_kit::{ApiError, DbError};
 use shared_claims::AuthError;
 
-/// What every auth handler, extractor and module returns besides success.
+/// What every auth handler and extractor, and the modules they call (`sessions`,
+/// `credentials`), return besides success. The modules below them (`domain`, `hashing`) can
+/// only fail with an [`ApiError`], and answer with it; `?` converts.
 #[derive(Debug)]
 pub enum Error {
     /// 403, 404, 409, 422, 429, 500, 503: `{"detail": ...}` as service-kit writes them.
