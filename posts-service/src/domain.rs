@@ -83,9 +83,8 @@ impl Content {
     }
 }
 
-/// The body of create and replace (`PostCreate`, as the course names it), as the store
-/// writes it. The document also says that `title` and `content` hold no NUL (see
-/// `crate::openapi`).
+/// The body of create and replace (`PostCreate`, as the course names it). The document
+/// also says that `title` and `content` hold no NUL (see `crate::openapi`).
 #[derive(Debug, Clone, ToSchema)]
 #[schema(as = PostCreate)]
 pub struct PostInput {
@@ -138,8 +137,9 @@ pub struct PostId(
 );
 
 impl PostId {
-    /// The `{id}` of the request's path; not an integer is 422 at `["path", "id"]`. Read in
-    /// the handler, after the token, so that a request without a valid token gets 401 first.
+    /// The `{id}` of the request's path; not an integer is 422 at `["path", "id"]`. Read once
+    /// the token has passed (`routes::posts::CallersPost`), so that a request without a
+    /// valid token gets 401 first.
     pub fn from_path(req: &HttpRequest) -> Result<PostId, ApiError> {
         path_id(req.match_info().get("id").unwrap_or_default(), "id").map(PostId)
     }
