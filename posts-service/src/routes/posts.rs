@@ -242,10 +242,9 @@ pub async fn list_posts(caller: Caller, req: HttpRequest) -> Result<HttpResponse
 pub async fn create_post(caller: Caller, body: Body) -> Result<HttpResponse, ApiError> {
     let input: PostInput = body.json().await?;
     let author = caller.author();
-    let now = service_kit::time::now_utc();
     let (post, owner) = caller
         .db
-        .run(move |conn| store::insert_post(conn, &author, &input, now))
+        .run(move |conn| store::insert_post(conn, &author, &input, service_kit::time::now_utc()))
         .await?;
     log::info!("user {} created post {}", owner.id, post.id);
     Ok(HttpResponse::Created().json(PostJson::new(post, owner)))
