@@ -10,7 +10,7 @@ use actix_web::{FromRequest, HttpRequest};
 
 use icu_normalizer::ComposingNormalizerBorrowed;
 use serde_json::json;
-use service_kit::input::{non_empty, Fields, FromFields, Invalid, Query};
+use service_kit::input::{non_empty, Bound, Fields, FromFields, Invalid, Query};
 use service_kit::ApiError;
 use utoipa::{IntoParams, ToSchema};
 
@@ -107,11 +107,7 @@ impl NewPassword {
             return Err(Invalid::too_short(MIN_PASSWORD_CHARS));
         }
         if raw.len() > MAX_PASSWORD_BYTES {
-            return Err(Invalid::new(
-                format!("ensure this value has at most {MAX_PASSWORD_BYTES} bytes"),
-                "value_error.any_str.max_length",
-            )
-            .with_ctx(json!({ "limit_value": MAX_PASSWORD_BYTES })));
+            return Err(Invalid::beyond(Bound::MaxBytes(MAX_PASSWORD_BYTES)));
         }
         Ok(NewPassword(raw))
     }

@@ -11,9 +11,7 @@
 //! `published: bool = True` does; an explicit `null` is a 422 there too).
 
 use actix_web::HttpRequest;
-use serde_json::json;
-use service_kit::error::FieldError;
-use service_kit::input::{path_id, Fields, Query, RawBody};
+use service_kit::input::{check_length, check_range, path_id, Fields, FromFields, Invalid, Query};
 use service_kit::ApiError;
 use utoipa::{IntoParams, ToSchema};
 
@@ -34,13 +32,38 @@ pub const MAX_SKIP: i64 = i64::MAX / 2;
 /// enough that an ASCII one fits in a request target (at most 65 534 bytes in actix-web).
 pub const MAX_SEARCH_CHARS: usize = 60_000;
 
+/// Lower-casing turns one character into at most this many (`İ` becomes `i̇`; checked over
+/// all of Unicode by a test below).
+const MAX_LOWERCASE_EXPANSION: usize = 2;
+
+/// The longest search key any title can have. A longer search cannot match, so it is
+/// answered without asking the database (SQLite refuses `LIKE` patterns over 50 000 bytes).
+pub const MAX_SEARCH_KEY_CHARS: usize = MAX_TITLE_CHARS * MAX_LOWERCASE_EXPANSION;
+
+/// The case-folded text that a search matches titles by: the one place text is lower-cased,
+/// in Rust rather than SQL so that both backends agree on non-ASCII text.
+fn search_key(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// A post's title: 1 to [`MAX_TITLE_CHARS`] characters, no NUL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
 impl Title {
+    /// A title's text (its NUL already refused by the field reader).
+    pub fn parse(raw: String) -> Result<Title, Invalid> {
+        check_length(&raw, 1, MAX_TITLE_CHARS)?;
+        Ok(Title(raw))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The key searches match this title by (stored beside it, for the index).
+    pub fn search_key(&self) -> String {
+        search_key(&self.0)
     }
 }
 
@@ -49,6 +72,12 @@ impl Title {
 pub struct Content(String);
 
 impl Content {
+    /// A content's text (its NUL already refused by the field reader).
+    pub fn parse(raw: String) -> Result<Content, Invalid> {
+        check_length(&raw, 0, MAX_CONTENT_CHARS)?;
+        Ok(Content(raw))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -82,44 +111,18 @@ impl PostInput {
     pub fn published(&self) -> bool {
         self.published
     }
+}
 
-    /// Reads every field (so all failures are reported together); `None` when any failed,
-    /// each failure recorded in `fields`.
+impl FromFields for PostInput {
     fn from_fields(fields: &mut Fields) -> Option<PostInput> {
-        let title = fields
-            .strict_string("title")
-            .filter(|t| fields.check_length("title", t, 1, MAX_TITLE_CHARS))
-            .map(Title);
-        let content = fields
-            .strict_string("content")
-            .filter(|c| fields.check_length("content", c, 0, MAX_CONTENT_CHARS))
-            .map(Content);
+        let title = fields.parse("title", Title::parse);
+        let content = fields.parse("content", Content::parse);
         let published = fields.strict_boolean_or("published", true);
         Some(PostInput {
             title: title?,
             content: content?,
             published: published?,
         })
-    }
-}
-
-impl TryFrom<&RawBody> for PostInput {
-    type Error = ApiError;
-
-    fn try_from(body: &RawBody) -> Result<PostInput, ApiError> {
-        let mut fields = body.json_object()?;
-        let input = PostInput::from_fields(&mut fields);
-        finish(fields, input)
-    }
-}
-
-impl From<PostInput> for crate::store::PostInput {
-    fn from(input: PostInput) -> Self {
-        crate::store::PostInput {
-            title: input.title.0,
-            content: input.content.0,
-            published: input.published,
-        }
     }
 }
 
@@ -134,7 +137,9 @@ pub struct PostId(
 );
 
 impl PostId {
-    /// The `{id}` of the request's path; not an integer is 422 at `["path", "id"]`.
+    /// The `{id}` of the request's path; not an integer is 422 at `["path", "id"]`. Read once
+    /// the token has passed (`routes::posts::CallersPost`), so that a request without a
+    /// valid token gets 401 first.
     pub fn from_path(req: &HttpRequest) -> Result<PostId, ApiError> {
         path_id(req.match_info().get("id").unwrap_or_default(), "id").map(PostId)
     }
@@ -157,6 +162,18 @@ pub enum VoteDir {
     Add,
 }
 
+impl VoteDir {
+    /// `dir`: 0 or 1.
+    pub fn parse(dir: i64) -> Result<VoteDir, Invalid> {
+        check_range(dir, 0, 1)?;
+        Ok(if dir == 1 {
+            VoteDir::Add
+        } else {
+            VoteDir::Remove
+        })
+    }
+}
+
 /// The body of `POST /vote/` (`Vote`, as the course names it).
 #[derive(Debug, Clone, ToSchema)]
 #[schema(as = Vote)]
@@ -177,19 +194,12 @@ impl VoteInput {
     pub fn dir(&self) -> VoteDir {
         self.dir
     }
+}
 
+impl FromFields for VoteInput {
     fn from_fields(fields: &mut Fields) -> Option<VoteInput> {
         let post_id = fields.strict_integer("post_id").map(PostId);
-        let dir = fields
-            .strict_integer("dir")
-            .filter(|dir| fields.check_range("dir", *dir, 0, 1))
-            .map(|dir| {
-                if dir == 1 {
-                    VoteDir::Add
-                } else {
-                    VoteDir::Remove
-                }
-            });
+        let dir = fields.parse("dir", VoteDir::parse);
         Some(VoteInput {
             post_id: post_id?,
             dir: dir?,
@@ -197,13 +207,34 @@ impl VoteInput {
     }
 }
 
-impl TryFrom<&RawBody> for VoteInput {
-    type Error = ApiError;
+/// The list's `search`: the text as given (repeated in the next page's link) and its key,
+/// lower-cased once, which titles are matched by and cursors are made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    text: String,
+    key: String,
+}
 
-    fn try_from(body: &RawBody) -> Result<VoteInput, ApiError> {
-        let mut fields = body.json_object()?;
-        let input = VoteInput::from_fields(&mut fields);
-        finish(fields, input)
+impl Search {
+    pub fn new(text: String) -> Search {
+        Search {
+            key: search_key(&text),
+            text,
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The lower-cased search (`""` for none).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether any title could hold it: one longer than the longest title's key cannot.
+    pub fn can_match(&self) -> bool {
+        self.key.chars().count() <= MAX_SEARCH_KEY_CHARS
     }
 }
 
@@ -234,7 +265,7 @@ pub struct ListQuery {
     /// plain characters); at most 60 000 characters, no NUL. A search longer than any
     /// title finds nothing.
     #[param(value_type = Option<String>, min_length = 0, max_length = 60000)]
-    search: String,
+    search: Search,
     /// Opaque position from a previous page's `Link: <…>; rel="next"`, valid with the same
     /// `search`; 422 if altered. Empty is the same as absent.
     #[param(value_type = Option<String>, pattern = "^([A-Za-z0-9_-]{23})?$")]
@@ -250,12 +281,17 @@ impl ListQuery {
         self.skip
     }
 
-    pub fn search(&self) -> &str {
+    pub fn search(&self) -> &Search {
         &self.search
     }
 
     pub fn cursor(&self) -> Option<Position> {
         self.cursor
+    }
+
+    /// The cursor of the page after the one ending at post `last_id`, for this search.
+    pub fn next_cursor(&self, last_id: i64) -> String {
+        cursor::encode(last_id, self.search.key())
     }
 
     /// Parses a request's query string; every failing parameter is reported at once.
@@ -265,52 +301,51 @@ impl ListQuery {
         let skip = query.integer("skip", 0, 0, MAX_SKIP);
         let search = query.string("search");
         let raw_cursor = query.string("cursor");
-        let mut errors = Vec::new();
-        let too_long = search.chars().count() > MAX_SEARCH_CHARS;
-        if too_long {
-            errors.push(
-                FieldError::new(
-                    vec![json!("query"), json!("search")],
-                    format!("ensure this value has at most {MAX_SEARCH_CHARS} characters"),
-                    "value_error.any_str.max_length",
-                )
-                .with_ctx(json!({ "limit_value": MAX_SEARCH_CHARS })),
-            );
+        if let Err(invalid) = check_length(&search, 0, MAX_SEARCH_CHARS) {
+            query.reject("search", invalid);
         }
+        let search = Search::new(search);
         let cursor = match raw_cursor.as_str() {
             "" => None,
-            raw => match cursor::decode(raw, &crate::store::search_key(&search)) {
+            raw => match cursor::decode(raw, search.key()) {
                 Ok(id) => Some(Position(id)),
                 Err(cursor::InvalidCursor) => {
-                    errors.push(FieldError::new(
-                        vec![json!("query"), json!("cursor")],
-                        "invalid cursor: not one this list gave for this search",
-                        "value_error.cursor",
-                    ));
+                    query.reject(
+                        "cursor",
+                        Invalid::new(
+                            "invalid cursor: not one this list gave for this search",
+                            "value_error.cursor",
+                        ),
+                    );
                     None
                 }
             },
         };
-        match query.finish() {
-            Ok(()) if errors.is_empty() => Ok(ListQuery {
-                limit,
-                skip,
-                search,
-                cursor,
-            }),
-            Ok(()) => Err(ApiError::Validation(errors)),
-            Err(ApiError::Validation(mut first)) => {
-                first.append(&mut errors);
-                Err(ApiError::Validation(first))
-            }
-            Err(other) => Err(other),
-        }
+        query.finish()?;
+        Ok(ListQuery {
+            limit,
+            skip,
+            search,
+            cursor,
+        })
     }
 }
 
-/// The input built from `fields`, or one 422 listing every failing field. A reader that
-/// gives `None` has recorded why, so `finish` fails whenever `input` is `None`.
-fn finish<T>(fields: Fields, input: Option<T>) -> Result<T, ApiError> {
-    fields.finish()?;
-    input.ok_or(ApiError::Validation(Vec::new()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_casing_expands_a_character_to_at_most_two() {
+        let longest = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .map(|c| c.to_lowercase().count())
+            .max();
+        assert_eq!(longest, Some(MAX_LOWERCASE_EXPANSION));
+        // `str::to_lowercase` also maps final sigma by context, one character for one.
+        assert_eq!(
+            search_key(&"İ".repeat(MAX_TITLE_CHARS)).chars().count(),
+            MAX_SEARCH_KEY_CHARS
+        );
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use service_kit::http::BearerAuth;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{Object, Schema};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
@@ -81,9 +82,11 @@ fn forbid_nul(text: &mut Object) {
 
 /// Every error response's body and headers, as `service_kit::ApiError` and the token
 /// extractor send them: 422 is `{"detail": [ValidationError]}` (pydantic v1's shape), every
-/// other error `{"detail": "<text>"}`; 401 carries `WWW-Authenticate: Bearer`. Each operation
-/// also documents 503, the answer while the database cannot be reached or, just after start,
-/// the token keys or the list of ended sessions are not loaded yet (with `Retry-After`).
+/// other error `{"detail": "<text>"}`; 401 carries `WWW-Authenticate: Bearer`. What every
+/// operation shares is stated here once: each takes a bearer token (its security requirement
+/// and its 401), each that reads a body answers 413 to one over the limit, and each documents
+/// 503, the answer while the database cannot be reached or, just after start, the token keys
+/// or the list of ended sessions are not loaded yet (with `Retry-After`).
 pub struct ErrorBodies;
 
 /// Name of the `{"detail": "<text>"}` schema.
@@ -154,7 +157,20 @@ impl Modify for ErrorBodies {
 }
 
 fn document_errors(operation: &mut Operation) {
+    operation
+        .security
+        .get_or_insert_with(|| vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    let reads_body = operation.request_body.is_some();
     let responses = &mut operation.responses.responses;
+    let mut shared = vec![("401", "Missing or invalid token")];
+    if reads_body {
+        shared.push(("413", "Body over 1 MiB"));
+    }
+    for (status, description) in shared {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(Response::new(description)));
+    }
     responses.entry("503".to_owned()).or_insert_with(|| {
         RefOr::T(Response::new(
             "The database cannot be reached now, or (just after start) the token keys or the \

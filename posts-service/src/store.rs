@@ -13,7 +13,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::upsert::excluded;
 use service_kit::{with_conn, DbConn, DbError};
 
-use crate::domain::MAX_TITLE_CHARS;
+use crate::domain::{PostId, PostInput, Search, VoteDir, VoteInput};
 use crate::schema::{authors, posts, votes};
 
 /// A stored post (without its search key).
@@ -46,26 +46,13 @@ pub struct NewAuthor {
     pub created_at: Option<NaiveDateTime>,
 }
 
-/// What a client may set on a post.
-#[derive(Debug, Clone)]
-pub struct PostInput {
-    pub title: String,
-    pub content: String,
-    pub published: bool,
-}
-
-/// The case-folded title that `search` matches against (computed here, not in SQL, so both
-/// backends agree on non-ASCII text).
-pub fn search_key(title: &str) -> String {
-    title.to_lowercase()
-}
-
-/// A `LIKE` pattern matching `search` literally, case-insensitively, anywhere in a title
-/// (`\` is the escape character).
-pub fn contains_pattern(search: &str) -> String {
-    let mut pattern = String::with_capacity(search.len() + 2);
+/// A `LIKE` pattern matching `search` literally, case-insensitively (its key against the
+/// titles' `title_search`), anywhere in a title (`\` is the escape character).
+pub fn contains_pattern(search: &Search) -> String {
+    let key = search.key();
+    let mut pattern = String::with_capacity(key.len() + 2);
     pattern.push('%');
-    for ch in search.to_lowercase().chars() {
+    for ch in key.chars() {
         if matches!(ch, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -74,14 +61,6 @@ pub fn contains_pattern(search: &str) -> String {
     pattern.push('%');
     pattern
 }
-
-/// Lower-casing turns one character into at most this many (`İ` becomes `i̇`; checked over
-/// all of Unicode by a test below).
-const MAX_LOWERCASE_EXPANSION: usize = 2;
-
-/// The longest `title_search` any title can have. A longer search cannot match, so it is
-/// answered without asking the database (SQLite refuses `LIKE` patterns over 50 000 bytes).
-pub const MAX_SEARCH_KEY_CHARS: usize = MAX_TITLE_CHARS * MAX_LOWERCASE_EXPANSION;
 
 /// A trigram index narrows a search only when the search has at least this many characters;
 /// shorter ones are answered by walking the posts newest first (see [`page_of_posts_with_votes`]).
@@ -99,7 +78,7 @@ pub struct PageRequest<'a> {
     /// Only posts with a lower id (a cursor's position); all when `None`.
     pub before: Option<i64>,
     /// Case-insensitive literal substring of the title; `""` for all posts.
-    pub search: &'a str,
+    pub search: &'a Search,
 }
 
 /// One page, newest first, and whether posts follow it.
@@ -131,29 +110,18 @@ pub enum VoteOutcome {
 }
 
 /// Transactions that write: `BEGIN IMMEDIATE` on SQLite, a plain transaction on PostgreSQL.
-pub trait WriteTransaction: Connection {
-    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>;
+pub trait WriteTransaction<T, E: From<diesel::result::Error>>: Connection {
+    fn write_transaction(&mut self, f: impl FnOnce(&mut Self) -> Result<T, E>) -> Result<T, E>;
 }
 
-impl WriteTransaction for PgConnection {
-    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
-    {
+impl<T, E: From<diesel::result::Error>> WriteTransaction<T, E> for PgConnection {
+    fn write_transaction(&mut self, f: impl FnOnce(&mut Self) -> Result<T, E>) -> Result<T, E> {
         self.transaction(f)
     }
 }
 
-impl WriteTransaction for SqliteConnection {
-    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
-    {
+impl<T, E: From<diesel::result::Error>> WriteTransaction<T, E> for SqliteConnection {
+    fn write_transaction(&mut self, f: impl FnOnce(&mut Self) -> Result<T, E>) -> Result<T, E> {
         self.immediate_transaction(f)
     }
 }
@@ -270,8 +238,9 @@ impl<Q: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for PlannedPerCall<Q> 
 
 impl<Q, Conn> RunQueryDsl<Conn> for PlannedPerCall<Q> {}
 
+/// One id column of a raw statement's rows.
 #[derive(QueryableByName)]
-struct PostId {
+struct IdRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
 }
@@ -302,7 +271,7 @@ fn search_ids_sqlite(
     key: &str,
     pattern: &str,
 ) -> QueryResult<Vec<i64>> {
-    let ids: Vec<PostId> = diesel::sql_query(SEARCH_IDS_SQLITE)
+    let ids: Vec<IdRow> = diesel::sql_query(SEARCH_IDS_SQLITE)
         .bind::<Text, _>(fts_phrase(key))
         .bind::<BigInt, _>(before)
         .bind::<BigInt, _>(req.caller)
@@ -326,12 +295,12 @@ fn search_ids_sqlite(
 /// first until the page is full: cheap for common letters, a scan of every title below the
 /// cursor for a pair that (almost) never occurs.
 pub fn page_of_posts_with_votes(conn: &mut DbConn, req: &PageRequest<'_>) -> Result<Page, DbError> {
-    let key = search_key(req.search);
-    let key_chars = key.chars().count();
-    if key_chars > MAX_SEARCH_KEY_CHARS || req.limit <= 0 {
+    if !req.search.can_match() || req.limit <= 0 {
         return Ok(Page::default());
     }
-    let pattern = contains_pattern(&key);
+    let key = req.search.key();
+    let key_chars = key.chars().count();
+    let pattern = contains_pattern(req.search);
     let (caller, skip) = (req.caller, req.skip);
     let before = req.before.unwrap_or(i64::MAX);
     let fetch = req.limit.saturating_add(1);
@@ -350,7 +319,7 @@ pub fn page_of_posts_with_votes(conn: &mut DbConn, req: &PageRequest<'_>) -> Res
             page_query!(page_ids!(caller, before, fetch, skip, &pattern)).load(c)?
         }
         DbConn::Sqlite(c) => {
-            let ids = search_ids_sqlite(c, req, before, fetch, &key, &pattern)?;
+            let ids = search_ids_sqlite(c, req, before, fetch, key, &pattern)?;
             page_query!(ids).load(c)?
         }
     };
@@ -362,12 +331,12 @@ pub fn page_of_posts_with_votes(conn: &mut DbConn, req: &PageRequest<'_>) -> Res
 /// One post with its owner and vote count, if `caller` may see it.
 pub fn post_with_votes(
     conn: &mut DbConn,
-    id: i64,
+    id: PostId,
     caller: i64,
 ) -> Result<Option<(Post, Author, i64)>, DbError> {
     Ok(with_conn!(conn, |c| posts::table
         .inner_join(authors::table)
-        .filter(posts::id.eq(id))
+        .filter(posts::id.eq(id.get()))
         .filter(visible_to!(caller))
         .select((Post::as_select(), Author::as_select(), vote_count!()))
         .first(c)
@@ -385,10 +354,10 @@ pub fn insert_post(
         let owner: Author = upsert_author!(c, author)?;
         let post = diesel::insert_into(posts::table)
             .values((
-                posts::title.eq(&input.title),
-                posts::title_search.eq(search_key(&input.title)),
-                posts::content.eq(&input.content),
-                posts::published.eq(input.published),
+                posts::title.eq(input.title().as_str()),
+                posts::title_search.eq(input.title().search_key()),
+                posts::content.eq(input.content().as_str()),
+                posts::published.eq(input.published()),
                 posts::created_at.eq(now),
                 posts::owner_id.eq(author.id),
             ))
@@ -417,10 +386,11 @@ macro_rules! classify_refusal {
 /// Replaces a post of `author`'s (race-free: the `WHERE` decides ownership).
 pub fn update_post(
     conn: &mut DbConn,
-    id: i64,
+    id: PostId,
     author: &NewAuthor,
     input: &PostInput,
 ) -> Result<Change<(Post, Author)>, DbError> {
+    let id = id.get();
     Ok(with_conn!(conn, |c| c.write_transaction(|c| {
         let updated = diesel::update(
             posts::table
@@ -428,10 +398,10 @@ pub fn update_post(
                 .filter(posts::owner_id.eq(author.id)),
         )
         .set((
-            posts::title.eq(&input.title),
-            posts::title_search.eq(search_key(&input.title)),
-            posts::content.eq(&input.content),
-            posts::published.eq(input.published),
+            posts::title.eq(input.title().as_str()),
+            posts::title_search.eq(input.title().search_key()),
+            posts::content.eq(input.content().as_str()),
+            posts::published.eq(input.published()),
         ))
         .returning(Post::as_returning())
         .get_result(c)
@@ -447,7 +417,8 @@ pub fn update_post(
 }
 
 /// Deletes a post of `caller`'s; its votes cascade away.
-pub fn delete_post(conn: &mut DbConn, id: i64, caller: i64) -> Result<Change<()>, DbError> {
+pub fn delete_post(conn: &mut DbConn, id: PostId, caller: i64) -> Result<Change<()>, DbError> {
+    let id = id.get();
     Ok(with_conn!(conn, |c| {
         let deleted = diesel::delete(
             posts::table
@@ -463,14 +434,14 @@ pub fn delete_post(conn: &mut DbConn, id: i64, caller: i64) -> Result<Change<()>
     })?)
 }
 
-/// Adds (`add`) or removes the caller's vote on a post they can see. The primary key
-/// decides duplicates, so concurrent identical votes give one `Added`, never an error.
+/// Adds or removes (the vote's `dir`) the caller's vote on a post they can see. The primary
+/// key decides duplicates, so concurrent identical votes give one `Added`, never an error.
 pub fn vote(
     conn: &mut DbConn,
-    post_id: i64,
+    vote: &VoteInput,
     voter: &NewAuthor,
-    add: bool,
 ) -> Result<VoteOutcome, DbError> {
+    let post_id = vote.post_id().get();
     let result = with_conn!(conn, |c| c.write_transaction(|c| {
         let visible = posts::table
             .filter(posts::id.eq(post_id))
@@ -481,7 +452,7 @@ pub fn vote(
         if visible.is_none() {
             return Ok(VoteOutcome::PostNotFound);
         }
-        if add {
+        if vote.dir() == VoteDir::Add {
             let _: Author = upsert_author!(c, voter)?;
             diesel::insert_into(votes::table)
                 .values((votes::post_id.eq(post_id), votes::user_id.eq(voter.id)))
@@ -554,27 +525,14 @@ mod tests {
     }
 
     #[test]
-    fn lower_casing_expands_a_character_to_at_most_two() {
-        let longest = (0..=u32::from(char::MAX))
-            .filter_map(char::from_u32)
-            .map(|c| c.to_lowercase().count())
-            .max();
-        assert_eq!(longest, Some(MAX_LOWERCASE_EXPANSION));
-        // `str::to_lowercase` also maps final sigma by context, one character for one.
-        assert_eq!(
-            search_key(&"İ".repeat(MAX_TITLE_CHARS)).chars().count(),
-            MAX_SEARCH_KEY_CHARS
-        );
-    }
-
-    #[test]
     fn fts_phrases_quote_everything() {
         assert_eq!(fts_phrase("say \"hi\" * or"), "\"say \"\"hi\"\" * or\"");
     }
 
     #[test]
     fn patterns_match_wildcards_literally() {
-        assert_eq!(contains_pattern("ÉCOLE"), "%école%");
-        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        let pattern = |search: &str| contains_pattern(&Search::new(search.to_owned()));
+        assert_eq!(pattern("ÉCOLE"), "%école%");
+        assert_eq!(pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
     }
 }

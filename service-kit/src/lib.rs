@@ -11,6 +11,7 @@ pub mod http;
 pub mod input;
 pub mod logging;
 pub mod metrics;
+pub mod openapi;
 pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

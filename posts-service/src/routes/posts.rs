@@ -1,18 +1,22 @@
 //! `/posts/`: list, create, read, replace and delete posts. Every handler authenticates
-//! first, then validates its input, so a request without a token gets 401 before any 422.
+//! first ([`Caller`]), then validates its input, so a request without a token gets 401
+//! before any 422.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use service_kit::input::Body;
-use service_kit::ApiError;
+use service_kit::{ApiError, Db};
 use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
-use crate::cursor;
 use crate::domain::{ListQuery, PostId, PostInput};
 use crate::routes::author_of;
-use crate::store::{self, Author, Change, PageRequest};
+use crate::store::{self, Author, Change, NewAuthor, PageRequest};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -100,6 +104,59 @@ impl PostOut {
     }
 }
 
+/// What every handler of posts and votes starts from: the caller, whose token has passed,
+/// and the database. Nothing else of the request is read before the token is checked, so a
+/// request without a valid token gets 401 whatever its path, query or body.
+pub struct Caller {
+    pub user: AuthUser,
+    pub db: Db,
+}
+
+impl Caller {
+    /// The caller as the author of a write.
+    pub fn author(&self) -> NewAuthor {
+        author_of(&self.user)
+    }
+}
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
+
+impl FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = Extracted<Caller>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        let state = web::Data::<AppState>::extract(req);
+        Box::pin(async move {
+            let user = user.await?;
+            let db = state.await?.db.clone();
+            Ok(Caller { user, db })
+        })
+    }
+}
+
+/// The post a request's path names (`/posts/{id}`), and its [`Caller`]: the id is read once
+/// the token has passed.
+pub struct CallersPost {
+    pub caller: Caller,
+    pub id: PostId,
+}
+
+impl FromRequest for CallersPost {
+    type Error = actix_web::Error;
+    type Future = Extracted<CallersPost>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        let id = PostId::from_path(req);
+        Box::pin(async move {
+            let caller = caller.await?;
+            Ok(CallersPost { caller, id: id? })
+        })
+    }
+}
+
 fn not_found(id: PostId) -> ApiError {
     ApiError::NotFound(format!("post with id: {id} does not exist"))
 }
@@ -132,51 +189,40 @@ fn next_link(limit: i64, search: &str, cursor: &str) -> String {
 /// offset); with a cursor it counts from the cursor's position.
 #[utoipa::path(get, path = "/posts/", tag = "Posts",
     params(ListQuery),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of posts", body = [PostOut],
             headers(("Link" = String, description = "`<?limit=…&cursor=…>; rel=\"next\"` \
                 (RFC 8288, relative to the request URL) when another page follows; absent \
                 on the last page"))),
-        (status = 401, description = "Missing or invalid token"),
         (status = 422, description = "Invalid limit, skip, search or cursor"),
     ))]
-pub async fn list_posts(
-    user: AuthUser,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_posts(caller: Caller, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let limit = query.limit();
     if limit == 0 {
         return Ok(HttpResponse::Ok().json(Vec::<PostOut>::new()));
     }
-    let caller = user.id;
-    let page = state
+    let caller_id = caller.user.id;
+    let page = caller
         .db
         .run(move |conn| {
             let request = PageRequest {
-                caller,
+                caller: caller_id,
                 limit,
                 skip: query.skip(),
                 before: query.cursor().map(|position| position.last_id()),
                 search: query.search(),
             };
-            store::page_of_posts_with_votes(conn, &request)
-                .map(|page| (page, query))
-                .map_err(ApiError::from)
+            store::page_of_posts_with_votes(conn, &request).map(|page| (page, query))
         })
         .await;
     let (page, query) = page?;
     let next = match page.rows.last() {
-        Some((last, _, _)) if page.has_next => {
-            let key = store::search_key(query.search());
-            Some(next_link(
-                limit,
-                query.search(),
-                &cursor::encode(last.id, &key),
-            ))
-        }
+        Some((last, _, _)) if page.has_next => Some(next_link(
+            limit,
+            query.search().text(),
+            &query.next_cursor(last.id),
+        )),
         _ => None,
     };
     let body: Vec<PostOut> = page.rows.into_iter().map(PostOut::new).collect();
@@ -189,23 +235,16 @@ pub async fn list_posts(
 
 /// Creates a post owned by the caller.
 #[utoipa::path(post, path = "/posts/", tag = "Posts", request_body = PostInput,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = PostJson),
-        (status = 401, description = "Missing or invalid token"),
-        (status = 413, description = "Body over 1 MiB"),
         (status = 422, description = "Invalid body"),
     ))]
-pub async fn create_post(
-    user: AuthUser,
-    state: web::Data<AppState>,
-    body: Body,
-) -> Result<HttpResponse, ApiError> {
-    let input = store::PostInput::from(PostInput::try_from(&body.read().await?)?);
-    let author = author_of(&user);
-    let (post, owner) = state
+pub async fn create_post(caller: Caller, body: Body) -> Result<HttpResponse, ApiError> {
+    let input: PostInput = body.json().await?;
+    let author = caller.author();
+    let (post, owner) = caller
         .db
-        .query(move |conn| store::insert_post(conn, &author, &input, service_kit::time::now_utc()))
+        .run(move |conn| store::insert_post(conn, &author, &input, service_kit::time::now_utc()))
         .await?;
     log::info!("user {} created post {}", owner.id, post.id);
     Ok(HttpResponse::Created().json(PostJson::new(post, owner)))
@@ -214,23 +253,17 @@ pub async fn create_post(
 /// Reads one post with its vote count; someone else's draft reads as absent.
 #[utoipa::path(get, path = "/posts/{id}", tag = "Posts",
     params(PostId),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The post", body = PostOut),
-        (status = 401, description = "Missing or invalid token"),
         (status = 404, description = "post with id: {id} was not found"),
         (status = 422, description = "Id is not a 64-bit integer"),
     ))]
-pub async fn get_post(
-    user: AuthUser,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = PostId::from_path(&req)?;
-    let caller = user.id;
-    let row = state
+pub async fn get_post(post: CallersPost) -> Result<HttpResponse, ApiError> {
+    let CallersPost { caller, id } = post;
+    let reader = caller.user.id;
+    let row = caller
         .db
-        .query(move |conn| store::post_with_votes(conn, id.get(), caller))
+        .run(move |conn| store::post_with_votes(conn, id, reader))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("post with id: {id} was not found")))?;
     Ok(HttpResponse::Ok().json(PostOut::new(row)))
@@ -239,27 +272,19 @@ pub async fn get_post(
 /// Replaces one of the caller's posts (an omitted `published` resets to `true`).
 #[utoipa::path(put, path = "/posts/{id}", tag = "Posts", request_body = PostInput,
     params(PostId),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The updated post", body = PostJson),
-        (status = 401, description = "Missing or invalid token"),
         (status = 403, description = "Not authorized to perform requested action"),
         (status = 404, description = "post with id: {id} does not exist"),
-        (status = 413, description = "Body over 1 MiB"),
         (status = 422, description = "Id is not a 64-bit integer, or invalid body"),
     ))]
-pub async fn update_post(
-    user: AuthUser,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: Body,
-) -> Result<HttpResponse, ApiError> {
-    let id = PostId::from_path(&req)?;
-    let input = store::PostInput::from(PostInput::try_from(&body.read().await?)?);
-    let author = author_of(&user);
-    let change = state
+pub async fn update_post(post: CallersPost, body: Body) -> Result<HttpResponse, ApiError> {
+    let input: PostInput = body.json().await?;
+    let CallersPost { caller, id } = post;
+    let author = caller.author();
+    let change = caller
         .db
-        .query(move |conn| store::update_post(conn, id.get(), &author, &input))
+        .run(move |conn| store::update_post(conn, id, &author, &input))
         .await?;
     match change {
         Change::Done((post, owner)) => Ok(HttpResponse::Ok().json(PostJson::new(post, owner))),
@@ -271,28 +296,23 @@ pub async fn update_post(
 /// Deletes one of the caller's posts, and its votes.
 #[utoipa::path(delete, path = "/posts/{id}", tag = "Posts",
     params(PostId),
-    security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token"),
         (status = 403, description = "Not authorized to perform requested action"),
         (status = 404, description = "post with id: {id} does not exist"),
         (status = 422, description = "Id is not a 64-bit integer"),
     ))]
-pub async fn delete_post(
-    user: AuthUser,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = PostId::from_path(&req)?;
-    let caller = user.id;
-    let change = state
+pub async fn delete_post(post: CallersPost) -> Result<HttpResponse, ApiError> {
+    let owner = post.caller.user.id;
+    let id = post.id;
+    let change = post
+        .caller
         .db
-        .query(move |conn| store::delete_post(conn, id.get(), caller))
+        .run(move |conn| store::delete_post(conn, id, owner))
         .await?;
     match change {
         Change::Done(()) => {
-            log::info!("user {caller} deleted post {id}");
+            log::info!("user {owner} deleted post {id}");
             Ok(HttpResponse::NoContent().finish())
         }
         Change::NotFound => Err(not_found(id)),

@@ -5,13 +5,11 @@ use serde::Serialize;
 use serde_json::json;
 use service_kit::input::Body;
 use service_kit::ApiError;
-use shared_claims::AuthUser;
 use utoipa::ToSchema;
 
-use crate::domain::{VoteDir, VoteInput};
-use crate::routes::author_of;
+use crate::domain::VoteInput;
+use crate::routes::posts::Caller;
 use crate::store::{self, VoteOutcome};
-use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(["/vote", "/vote/"]).route(web::post().to(vote)));
@@ -25,28 +23,20 @@ pub struct Message {
 
 /// Adds or removes the caller's vote on a post they can see.
 #[utoipa::path(post, path = "/vote/", tag = "Vote", request_body = VoteInput,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "successfully added vote / successfully deleted vote",
             body = Message),
-        (status = 401, description = "Missing or invalid token"),
         (status = 404, description = "Post with id: {id} does not exist / Vote does not exist"),
         (status = 409, description = "user {uid} has alredy voted on post {pid}"),
-        (status = 413, description = "Body over 1 MiB"),
         (status = 422, description = "Invalid body: `post_id` not an integer, `dir` not 0 or 1"),
     ))]
-pub async fn vote(
-    user: AuthUser,
-    state: web::Data<AppState>,
-    body: Body,
-) -> Result<HttpResponse, ApiError> {
-    let input = VoteInput::try_from(&body.read().await?)?;
+pub async fn vote(caller: Caller, body: Body) -> Result<HttpResponse, ApiError> {
+    let input: VoteInput = body.json().await?;
     let post_id = input.post_id();
-    let voter = author_of(&user);
-    let add = input.dir() == VoteDir::Add;
-    let outcome = state
+    let voter = caller.author();
+    let outcome = caller
         .db
-        .query(move |conn| store::vote(conn, post_id.get(), &voter, add))
+        .run(move |conn| store::vote(conn, &input, &voter))
         .await?;
     let message = match outcome {
         VoteOutcome::Added => "successfully added vote",
@@ -59,7 +49,7 @@ pub async fn vote(
         VoteOutcome::AlreadyVoted => {
             return Err(ApiError::Conflict(format!(
                 "user {} has alredy voted on post {post_id}",
-                user.id
+                caller.user.id
             )))
         }
         VoteOutcome::VoteNotFound => return Err(ApiError::NotFound("Vote does not exist".into())),

@@ -1,0 +1,50 @@
+//! OpenAPI schemas of the error bodies every service sends ([`crate::ApiError`]'s shapes),
+//! for handlers' `responses(...)` to name. They only document responses.
+
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+
+/// OpenAPI description of a 422 body: `{"detail": [{"loc", "msg", "type", "ctx"?}]}`
+/// (pydantic v1's shape). Only documents responses (`body = ValidationErrors`).
+pub struct ValidationErrors;
+
+impl utoipa::PartialSchema for ValidationErrors {
+    fn schema() -> RefOr<Schema> {
+        let entry = ObjectBuilder::new()
+            .property(
+                "loc",
+                ArrayBuilder::new().items(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Integer])),
+                ),
+            )
+            .property("msg", ObjectBuilder::new().schema_type(Type::String))
+            .property("type", ObjectBuilder::new().schema_type(Type::String))
+            .property("ctx", ObjectBuilder::new().schema_type(Type::Object))
+            .required("loc")
+            .required("msg")
+            .required("type");
+        ObjectBuilder::new()
+            .property("detail", ArrayBuilder::new().items(entry))
+            .required("detail")
+            .description(Some("Invalid input: one entry per failing field"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ValidationErrors {}
+
+/// OpenAPI description of an error body `{"detail": "text"}`. Only documents responses
+/// (`body = Detail`).
+pub struct Detail;
+
+impl utoipa::PartialSchema for Detail {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("detail", ObjectBuilder::new().schema_type(Type::String))
+            .required("detail")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Detail {}
