@@ -38,7 +38,8 @@ fn kubectl() -> Option<PathBuf> {
                 .find(|p| p.is_file())
         })
         .unwrap_or_default();
-    let path = found.unwrap_or_else(|| PathBuf::from("/usr/bin/kubectl"));
+    // Not found: a name that is no file, so that tool_available says it is missing.
+    let path = found.unwrap_or_else(|| PathBuf::from("kubectl on the PATH"));
     tool_available(path.to_str().unwrap(), "kubectl (for `kubectl kustomize`)").then_some(path)
 }
 
