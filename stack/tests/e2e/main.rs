@@ -12,6 +12,7 @@ mod gateway;
 mod gateway_metrics;
 mod harness;
 mod helpers;
+mod kubernetes;
 mod processes;
 mod rotation;
 mod sessions;
