@@ -222,7 +222,7 @@ impl TestDatabase {
         let Cleanup::Postgres { admin_url, name } = &self.cleanup else {
             return None;
         };
-        let mut admin = DbConn::establish(admin_url).expect("the PostgreSQL test server");
+        let mut admin = admin_connection(admin_url).expect("the PostgreSQL test server");
         let count: TlsCount = crate::with_conn!(&mut admin, |c| diesel::sql_query(
             "SELECT count(*) AS total, count(*) FILTER (WHERE s.ssl) AS tls \
              FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = $1"
@@ -298,15 +298,21 @@ impl Drop for Template {
 /// Runs one statement on the test server's admin database, panicking (failing the test)
 /// with the server's error.
 fn admin_execute(admin_url: &str, statement: &str) {
-    let mut admin = DbConn::establish(admin_url).unwrap_or_else(|e| {
+    let mut admin = admin_connection(admin_url).unwrap_or_else(|e| {
         panic!("PostgreSQL tests need a server at {admin_url} (set TEST_POSTGRES_URL): {e}")
     });
     crate::with_conn!(&mut admin, |c| diesel::sql_query(statement).execute(c))
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
+/// A connection to the test server's admin database.
+fn admin_connection(admin_url: &str) -> Result<DbConn, String> {
+    let url: crate::DatabaseUrl = admin_url.parse().map_err(|e| format!("{e}"))?;
+    DbConn::establish(&url).map_err(|e| e.to_string())
+}
+
 fn drop_database(admin_url: &str, name: &str) {
-    if let Ok(mut admin) = DbConn::establish(admin_url) {
+    if let Ok(mut admin) = admin_connection(admin_url) {
         let _ = crate::with_conn!(&mut admin, |c| diesel::sql_query(format!(
             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
         ))
