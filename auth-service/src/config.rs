@@ -1,7 +1,6 @@
 //! Typed settings, read once at start from flags, the environment, or a `.env` file.
 //! A bad value stops start-up with a message naming the option.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,31 +22,20 @@ pub fn token_ttl(minutes: u64, seconds: Option<u64>) -> Duration {
 /// The auth service: users, passwords, login, and the public keys of its tokens.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "auth-service", version, about)]
+#[command(mut_arg("bind_addr", |a| a.default_value("127.0.0.1:8001").required(false)))]
+#[command(mut_arg("database_url", |a| a.default_value("sqlite://data/auth.db").required(false)))]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<service_kit::config::Command>,
+    pub command: Option<service_kit::service::Command>,
     #[command(flatten)]
     pub config: Config,
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8001")]
-    pub bind_addr: SocketAddr,
-
-    /// `sqlite://FILE` or a file path (SQLite, created on first start), or
-    /// `postgres://USER@HOST/DB`; anything else (other schemes, `:memory:`) stops start-up.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://data/auth.db"
-    )]
-    pub database_url: String,
-
+    /// `BIND_ADDR`, `DATABASE_URL`, the pool and the HTTP server.
     #[command(flatten)]
-    pub pool: service_kit::config::PoolArgs,
+    pub common: service_kit::config::CommonArgs,
 
     /// Lifetime of an access token, in minutes.
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30,
@@ -137,9 +125,6 @@ pub struct Config {
     #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=10_080))]
     pub login_failure_window_minutes: u64,
-
-    #[command(flatten)]
-    pub server: service_kit::config::ServerArgs,
 }
 
 impl Config {
@@ -168,9 +153,5 @@ impl Config {
 
     pub fn refresh_token_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.refresh_token_expire_days) * 24 * 3600)
-    }
-
-    pub fn db_options(&self) -> service_kit::DbOptions {
-        self.pool.options(&self.database_url)
     }
 }

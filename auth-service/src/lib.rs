@@ -17,9 +17,10 @@ use std::path::Path;
 
 use actix_web::web;
 use diesel_migrations::embed_migrations;
+use service_kit::config::CommonArgs;
 use service_kit::db::MigrationError;
 use service_kit::http::BoundServer;
-use service_kit::service::{Migrations, Service, Started};
+use service_kit::service::{Command, Migrations, Service, Started};
 use service_kit::{Db, DbConn};
 use shared_claims::JwkSet;
 use shared_claims::{Alg, Issuer, KeySet, SigningKey, Verifier, VerifyConfig};
@@ -67,7 +68,13 @@ impl Service for AuthService {
     type State = (web::Data<AppState>, web::Data<Verifier>);
     const ROUTES: fn(&mut web::ServiceConfig) = routes::configure;
 
-    service_kit::usual_settings!();
+    fn command_line(cli: config::Cli) -> (Option<Command>, Config) {
+        (cli.command, cli.config)
+    }
+
+    fn common(config: &Config) -> &CommonArgs {
+        &config.common
+    }
 
     /// Loads the keys and starts the password hashing threads.
     fn state(config: &Config, db: Db) -> Result<Started<Self::State>, StartError> {
@@ -145,10 +152,10 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>, StartError> {
 fn signing_key(config: &Config) -> Result<SigningKey, StartError> {
     const OPTION: &str = "JWT_PRIVATE_KEY_FILE";
     let path = &config.jwt_private_key_file;
-    let file_error = |source| StartError::KeyFile {
+    let file_error = |source: shared_claims::KeyError| StartError::KeyFile {
         option: OPTION,
         path: path.clone(),
-        source,
+        source: source.into(),
     };
     if !config.jwt_generate_key && path != Path::new(config::DEFAULT_PRIVATE_KEY_FILE) {
         return shared_claims::load_signing_key(path).map_err(|e| match e {
@@ -185,7 +192,8 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
                 &config.jwt_issuer,
                 &config.jwt_audience,
                 ttl,
-            )?;
+            )
+            .map_err(StartError::key)?;
             log::info!(
                 "signing with key {}; publishing {} key(s)",
                 key.kid(),
@@ -193,13 +201,14 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
             );
             // Tokens of every published key verify here too: after a swap, the previous
             // key's tokens keep working on this service's own routes until they expire.
-            let keys = KeySet::from_jwks(&issuer.jwks())?;
+            let keys = KeySet::from_jwks(&issuer.jwks()).map_err(StartError::key)?;
             Ok((issuer, keys))
         }
         Alg::HS256 => {
             let secret = config.jwt_secret.as_deref().unwrap_or_default().as_bytes();
-            let issuer = Issuer::hs256(secret, &config.jwt_issuer, &config.jwt_audience, ttl)?;
-            Ok((issuer, KeySet::hs256(secret)?))
+            let issuer = Issuer::hs256(secret, &config.jwt_issuer, &config.jwt_audience, ttl)
+                .map_err(StartError::key)?;
+            Ok((issuer, KeySet::hs256(secret).map_err(StartError::key)?))
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Typed settings, read once at start from flags, the environment, or a `.env` file.
 //! A bad value stops start-up with a message naming the option.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,31 +10,20 @@ use shared_claims::Alg;
 /// The posts service: posts and votes, for bearers of the auth service's tokens.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "posts-service", version, about)]
+#[command(mut_arg("bind_addr", |a| a.default_value("127.0.0.1:8000").required(false)))]
+#[command(mut_arg("database_url", |a| a.default_value("sqlite://data/posts.db").required(false)))]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<service_kit::config::Command>,
+    pub command: Option<service_kit::service::Command>,
     #[command(flatten)]
     pub config: Config,
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
-    pub bind_addr: SocketAddr,
-
-    /// `sqlite://FILE` or a file path (SQLite, created on first start), or
-    /// `postgres://USER@HOST/DB`; anything else (other schemes, `:memory:`) stops start-up.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://data/posts.db"
-    )]
-    pub database_url: String,
-
+    /// `BIND_ADDR`, `DATABASE_URL`, the pool and the HTTP server.
     #[command(flatten)]
-    pub pool: service_kit::config::PoolArgs,
+    pub common: service_kit::config::CommonArgs,
 
     /// Algorithm tokens must use: `EdDSA` (public keys) or `HS256` (shared secret).
     #[arg(long, env = "JWT_ALGORITHM", default_value = "EdDSA")]
@@ -92,9 +80,6 @@ pub struct Config {
     #[arg(long, env = "JWKS_REFRESH_MIN_SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub jwks_refresh_min_seconds: u64,
-
-    #[command(flatten)]
-    pub server: service_kit::config::ServerArgs,
 }
 
 impl Config {
@@ -146,9 +131,5 @@ impl Config {
 
     pub fn jwks_refresh_min_interval(&self) -> Duration {
         Duration::from_secs(self.jwks_refresh_min_seconds)
-    }
-
-    pub fn db_options(&self) -> service_kit::DbOptions {
-        self.pool.options(&self.database_url)
     }
 }

@@ -63,7 +63,7 @@ pub fn verifier(config: &Config) -> Result<(web::Data<Verifier>, Vec<KeyLoader>)
     match (config.jwt_algorithm, &config.jwt_public_key_file) {
         (Alg::HS256, _) => {
             let secret = config.jwt_secret.as_deref().unwrap_or_default().as_bytes();
-            let keys = KeySet::hs256(secret)?;
+            let keys = KeySet::hs256(secret).map_err(StartError::key)?;
             let verifier = with_revocations(Verifier::new(keys, verify), &mut tasks)?;
             Ok((web::Data::new(verifier), tasks))
         }

@@ -55,7 +55,13 @@ impl Service for PostsService {
     type State = (web::Data<AppState>, web::Data<Verifier>);
     const ROUTES: fn(&mut web::ServiceConfig) = routes::configure;
 
-    service_kit::usual_settings!();
+    fn common(config: &Config) -> &service_kit::config::CommonArgs {
+        &config.common
+    }
+
+    fn command_line(cli: config::Cli) -> (Option<service_kit::service::Command>, Config) {
+        (cli.command, cli.config)
+    }
 
     /// Sets up the keys. With a JWKS URL (or a feed of ended sessions) they load in the
     /// background, and the listener waits for them at most `KEYS_WAIT_SECONDS`.

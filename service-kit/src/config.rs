@@ -1,9 +1,51 @@
-//! Options both services take, as flattened clap groups (each a flag and an environment
+//! Options every service takes, as flattened clap groups (each a flag and an environment
 //! variable), and parsing that ignores the environment for embedding and tests.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::db::DbOptions;
+use crate::db::{DatabaseUrl, DbOptions, DbUrlError};
+
+/// The settings every service has: where it listens, its database and pool, and its HTTP
+/// server. Flattened first into a service's configuration (as its `common` field); the
+/// service gives `BIND_ADDR` and `DATABASE_URL` their defaults on its command line:
+///
+/// ```text
+/// #[command(mut_arg("bind_addr", |a| a.default_value("127.0.0.1:8001").required(false)))]
+/// #[command(mut_arg("database_url", |a| a.default_value("sqlite://data/auth.db").required(false)))]
+/// ```
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "BIND_ADDR")]
+    pub bind_addr: SocketAddr,
+
+    /// `sqlite://FILE` or a file path (SQLite, created on first start), or
+    /// `postgres://USER@HOST/DB`; anything else (other schemes, `:memory:`) stops start-up.
+    // Kept as written until start-up checks it once (`CommonArgs::database_url`), so that a
+    // refused URL stops the service with its one-line message naming the option, its
+    // password masked (clap's own message would show the value).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    #[command(flatten)]
+    pub pool: PoolArgs,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+impl CommonArgs {
+    /// `DATABASE_URL`, checked: the typed URL the pool opens its connections from.
+    pub fn database_url(&self) -> Result<DatabaseUrl, DbUrlError> {
+        DatabaseUrl::parse(&self.database_url)
+    }
+
+    /// Pool settings for `DATABASE_URL`, once checked.
+    pub fn db_options(&self) -> Result<DbOptions, DbUrlError> {
+        Ok(self.pool.options(self.database_url()?))
+    }
+}
 
 /// Database pool options.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,36 +63,44 @@ pub struct PoolArgs {
 
 impl PoolArgs {
     /// Pool settings for the database at `url`.
-    pub fn options(&self, url: &str) -> DbOptions {
+    pub fn options(&self, url: DatabaseUrl) -> DbOptions {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
         DbOptions {
-            url: url.to_owned(),
+            url,
             max_connections: self.database_pool_size.unwrap_or((2 * cores).max(4)),
             acquire_timeout: Duration::from_secs(self.database_timeout_seconds),
         }
     }
 }
 
+/// Where `--help` lists the server options: after the service's own (which come after the
+/// rest of [`CommonArgs`]), before `--help` and `--version`.
+const SERVER_ARGS_ORDER: usize = 900;
+
 /// HTTP server options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
     /// Origins allowed by CORS: a comma-separated list, or `*`. None by default.
-    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "")]
+    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "",
+          display_order = SERVER_ARGS_ORDER)]
     pub cors_allow_origins: String,
 
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=3600))]
+          value_parser = clap::value_parser!(u64).range(0..=3600),
+          display_order = SERVER_ARGS_ORDER + 1)]
     pub shutdown_grace_seconds: u64,
 
     /// Seconds a request body may take to arrive once the handler reads it; a slower body is
     /// answered 408 and its connection closed (the head has its own 5 s limit).
     #[arg(long, env = "BODY_READ_TIMEOUT_SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=3600),
+          display_order = SERVER_ARGS_ORDER + 2)]
     pub body_read_timeout_seconds: u64,
 
     /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024),
+          display_order = SERVER_ARGS_ORDER + 3)]
     pub workers: Option<u32>,
 }
 
@@ -65,68 +115,4 @@ where
     let cmd = C::command().mut_args(|a| a.env(None::<&str>));
     let matches = cmd.get_matches_from(args);
     C::from_arg_matches(&matches).expect("flags were validated by clap")
-}
-
-/// What a service binary can be asked to do.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// Run the HTTP service (the default).
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Exit 0 when the service at BIND_ADDR answers `/readyz` (for container health checks).
-    Healthcheck,
-}
-
-/// The body of a service's `main`: runs `command` (serving by default) and turns the outcome
-/// into an exit status, printing any failure once, on one line prefixed with the service's
-/// name. Serving stops gracefully on SIGINT or SIGTERM.
-pub async fn run_command<S: crate::service::Service>(
-    command: Option<Command>,
-    config: S::Config,
-) -> std::process::ExitCode {
-    let name = S::NAME;
-    let result = match command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            // Installed first: a SIGTERM during start-up is not lost (a container's PID 1
-            // ignores one it has no handler for). It ends the wait for what the service needs;
-            // arriving during migrations, it stops the service once they are done; later, it
-            // stops the service gracefully.
-            let mut signal = Box::pin(crate::http::termination_signal());
-            match crate::service::build_unless::<S>(config, signal.as_mut()).await {
-                Ok(bound) => {
-                    let handles = vec![bound.server.handle()];
-                    actix_web::rt::spawn(crate::http::stop_when(signal, handles));
-                    log::info!("{name} listening on port {}", bound.port);
-                    bound.server.await.map_err(|e| e.to_string())
-                }
-                // Asked to stop: a clean exit, as it would be once serving.
-                Err(e @ crate::StartError::Stopped(_)) => {
-                    log::info!("{e}");
-                    Ok(())
-                }
-                Err(e) => Err(e.to_string()),
-            }
-        }
-        Command::Migrate => {
-            let common = S::common(&config);
-            match crate::service::database("DATABASE_URL", common.database_url, common.pool) {
-                Ok(db) => crate::service::migrate::<S>(&db)
-                    .await
-                    .map(|applied| log::info!("{} migration(s) applied", applied.len()))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-        Command::Healthcheck => crate::http::healthcheck(S::common(&config).bind_addr, "/readyz")
-            .await
-            .map_err(|e| format!("not healthy: {e}")),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
 }

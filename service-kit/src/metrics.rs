@@ -118,23 +118,29 @@ pub struct Scrape {
 
 impl Scrape {
     /// Adds a gauge (a value that goes up and down).
-    pub fn gauge(mut self, name: &str, help: &str, value: f64) -> Self {
-        match Gauge::new(name, help) {
-            Ok(gauge) => {
-                gauge.set(value);
-                self.families.extend(gauge.collect());
-            }
-            Err(e) => log::error!("metric {name}: {e}"),
-        }
-        self
+    pub fn gauge(self, name: &str, help: &str, value: f64) -> Self {
+        self.metric(name, Gauge::new(name, help), |gauge| gauge.set(value))
     }
 
     /// Adds a counter (a total since start, kept by the code that counts).
-    pub fn counter(mut self, name: &str, help: &str, total: u64) -> Self {
-        match IntCounter::new(name, help) {
-            Ok(counter) => {
-                counter.inc_by(total);
-                self.families.extend(counter.collect());
+    pub fn counter(self, name: &str, help: &str, total: u64) -> Self {
+        self.metric(name, IntCounter::new(name, help), |counter| {
+            counter.inc_by(total)
+        })
+    }
+
+    /// Adds `metric` once `set` has given it its value; a metric that could not be made
+    /// (a bad name) is logged and left out.
+    fn metric<M: Collector>(
+        mut self,
+        name: &str,
+        metric: prometheus::Result<M>,
+        set: impl FnOnce(&M),
+    ) -> Self {
+        match metric {
+            Ok(metric) => {
+                set(&metric);
+                self.families.extend(metric.collect());
             }
             Err(e) => log::error!("metric {name}: {e}"),
         }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use actix_web::dev::ServerHandle;
 use futures_util::future::BoxFuture;
+use service_kit::config::CommonArgs;
 use service_kit::StartError;
 
 pub use ephemeral::{EphemeralStack, StackUrls};
@@ -209,30 +210,39 @@ impl StackConfig {
 
     /// The two services' own settings, derived from the stack's.
     pub fn service_configs(&self) -> (auth_service::Config, posts_service::Config) {
-        let sqlite = |file: &str| format!("sqlite://{}", self.data_dir.join(file).display());
+        // Each service's address and database, and the stack's server options; its pool
+        // options as the service itself reads them.
+        let common = |own: &CommonArgs, bind_addr, url: &Option<String>, file: &str| CommonArgs {
+            bind_addr,
+            database_url: url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join(file).display())),
+            pool: own.pool.clone(),
+            server: self.server.clone(),
+        };
         let mut auth = self.auth.clone();
-        auth.bind_addr = self.auth_bind_addr;
-        auth.database_url = self
-            .auth_database_url
-            .clone()
-            .unwrap_or_else(|| sqlite("auth.db"));
+        auth.common = common(
+            &auth.common,
+            self.auth_bind_addr,
+            &self.auth_database_url,
+            "auth.db",
+        );
         // The stack keeps its key in its data folder, generated there on first start.
         auth.jwt_private_key_file = self.data_dir.join(SIGNING_KEY_FILE);
         auth.jwt_generate_key = true;
         auth.access_token_expire_minutes = self.access_token_expire_minutes;
         auth.access_token_expire_seconds = self.access_token_expire_seconds;
         auth.bcrypt_cost = self.effective_bcrypt_cost();
-        auth.server = self.server.clone();
 
         let mut posts = self.posts.clone();
-        posts.bind_addr = self.posts_bind_addr;
-        posts.database_url = self
-            .posts_database_url
-            .clone()
-            .unwrap_or_else(|| sqlite("posts.db"));
+        posts.common = common(
+            &posts.common,
+            self.posts_bind_addr,
+            &self.posts_database_url,
+            "posts.db",
+        );
         // Tokens are verified with the keys of this stack's auth service (its JWKS).
         posts.jwt_public_key_file = None;
-        posts.server = self.server.clone();
         (auth, posts)
     }
 
@@ -282,7 +292,7 @@ impl Stack {
     pub async fn start(config: &StackConfig) -> Result<Stack, StackError> {
         config.check_database_urls()?;
         let (auth_config, mut posts_config) = config.service_configs();
-        let auth_addr = auth_config.bind_addr;
+        let auth_addr = auth_config.common.bind_addr;
         let auth = auth_service::Application::build(auth_config)
             .await
             .map_err(StackError::Auth)?;
@@ -323,7 +333,7 @@ impl Stack {
         vec![self.auth.clone(), self.posts.clone()]
     }
 
-    /// Serves until both services are stopped (see [`service_kit::http::stop_on_signal`]).
+    /// Serves until both services are stopped (see [`service_kit::shutdown::stop_on_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.running.await
     }
@@ -357,7 +367,7 @@ pub struct StackHandle {
 }
 
 impl StackHandle {
-    /// The two servers' handles (for [`service_kit::http::stop_on_signal`]).
+    /// The two servers' handles (for [`service_kit::shutdown::stop_on_signal`]).
     pub fn handles(&self) -> Vec<ServerHandle> {
         vec![self.auth.clone(), self.posts.clone()]
     }

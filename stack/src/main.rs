@@ -40,7 +40,7 @@ async fn run(config: &StackConfig) -> Result<(), String> {
         config.data_dir.display()
     );
     println!();
-    actix_web::rt::spawn(service_kit::http::stop_on_signal(stack.handles()));
+    actix_web::rt::spawn(service_kit::shutdown::stop_on_signal(stack.handles()));
     stack.run_until_stopped().await.map_err(|e| e.to_string())
 }
 

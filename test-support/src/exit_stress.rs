@@ -45,7 +45,7 @@ where
             .env("DATABASE_URL", &self.database_url)
             .env("DATABASE_POOL_SIZE", "32")
             .env("SHUTDOWN_GRACE_SECONDS", "0")
-            .env("RUST_LOG", "warn,service_kit::config=info")
+            .env("RUST_LOG", "warn,service_kit::service::command=info")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }

@@ -221,8 +221,8 @@ n7ikg1aE24xYJcN5
 
     fn config(dir: &tempfile::TempDir, key: std::path::PathBuf) -> Config {
         let mut c = Config::defaults();
-        c.bind_addr = "127.0.0.1:0".parse().unwrap();
-        c.database_url = format!("sqlite://{}/auth.db", dir.path().display());
+        c.common.bind_addr = "127.0.0.1:0".parse().unwrap();
+        c.common.database_url = format!("sqlite://{}/auth.db", dir.path().display());
         c.bcrypt_cost = 4;
         c.jwt_private_key_file = key;
         c

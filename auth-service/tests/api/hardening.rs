@@ -80,7 +80,7 @@ service_kit::backend_tests! {
     }
 
     async fn a_login_body_trickled_past_the_read_deadline_gets_408_and_a_closed_connection(backend) {
-        let app = spawn_app_with(backend, |c| c.server.body_read_timeout_seconds = 1).await;
+        let app = spawn_app_with(backend, |c| c.common.server.body_read_timeout_seconds = 1).await;
         let port: u16 = app.api.base_url().rsplit(':').next().unwrap().parse().unwrap();
         let exchange = actix_web::rt::task::spawn_blocking(move || {
             let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();

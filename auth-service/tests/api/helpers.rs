@@ -25,10 +25,10 @@ pub struct TestApp {
 /// The settings tests start from: port 0, cheap bcrypt, a key file in a temporary folder.
 pub fn test_config(db: &TestDatabase, key_dir: &tempfile::TempDir) -> Config {
     let mut config = Config::defaults();
-    config.bind_addr = "127.0.0.1:0".parse().unwrap();
-    config.database_url = db.url.clone();
+    config.common.bind_addr = "127.0.0.1:0".parse().unwrap();
+    config.common.database_url = db.url.clone();
     config.bcrypt_cost = 4;
-    config.server.workers = Some(2);
+    config.common.server.workers = Some(2);
     config.jwt_private_key_file = key_dir.path().join("signing-key.pem");
     config.jwt_generate_key = true;
     config
@@ -49,7 +49,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
 /// Migrates the database at `url` as the service does when it starts (for the template the
 /// PostgreSQL tests' databases are copied from).
 async fn migrate(url: String) {
-    let db = service_kit::Db::new(&Config::defaults().pool.options(&url));
+    let db = service_kit::Db::new(&Config::defaults().common.pool.options(url.parse().unwrap()));
     auth_service::migrate(&db)
         .await
         .expect("the template database migrates");
@@ -145,7 +145,7 @@ impl TestApp {
     /// service after a restart); a client of it.
     pub async fn replica(&self) -> ApiClient {
         let mut config = self.config.clone();
-        config.bind_addr = "127.0.0.1:0".parse().unwrap();
+        config.common.bind_addr = "127.0.0.1:0".parse().unwrap();
         serve(config).await
     }
 }

@@ -149,7 +149,7 @@ service_kit::backend_tests! {
         let db = TestDatabase::create(backend, "auth");
         let key_dir = tempfile::tempdir().unwrap();
         let config = test_config(&db, &key_dir);
-        let pool = Db::new(&config.db_options());
+        let pool = Db::new(&config.common.db_options().unwrap());
         auth_service::migrate(&pool).await.unwrap();
         // As the previous rule stored them: the key is the address lower-cased, no more.
         let hash = bcrypt::hash(PASSWORD, 4).unwrap();

@@ -16,8 +16,8 @@ async fn a_database_outage_gives_503_with_retry_after_and_service_resumes_after_
     let proxy = CuttableProxy::in_front_of(&db.url).await;
     let key_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&db, &key_dir);
-    config.database_url = proxy.route(&db.url);
-    config.pool.database_timeout_seconds = 2;
+    config.common.database_url = proxy.route(&db.url);
+    config.common.pool.database_timeout_seconds = 2;
     let app = start(config, db, key_dir).await;
     let id = app.create_user("alice@example.com").await;
     let token = app.token("alice@example.com", PASSWORD).await;

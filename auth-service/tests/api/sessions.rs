@@ -58,7 +58,7 @@ impl TestApp {
 
     /// Runs SQL on the service's database (to age rows beyond what a test can wait for).
     fn sql(&self, statement: &str) {
-        let mut conn = DbConn::establish(&self._db.url).unwrap();
+        let mut conn = DbConn::establish(&self._db.url.parse().unwrap()).unwrap();
         with_conn!(&mut conn, |c| diesel::sql_query(statement).execute(c)).unwrap();
     }
 }

@@ -184,7 +184,7 @@ service_kit::backend_tests! {
 
     async fn cors_follows_cors_allow_origins(backend) {
         let app = crate::helpers::spawn_app_with(backend, |c| {
-            c.server.cors_allow_origins = "https://app.example.com".into()
+            c.common.server.cors_allow_origins = "https://app.example.com".into()
         })
         .await;
         let preflight = |origin: &'static str| {

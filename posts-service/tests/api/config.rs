@@ -4,14 +4,14 @@ use shared_claims::Alg;
 #[test]
 fn defaults_match_the_design() {
     let c = Config::defaults();
-    assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
-    assert_eq!(c.database_url, "sqlite://data/posts.db");
-    assert_eq!(c.pool.database_pool_size, None);
+    assert_eq!(c.common.bind_addr.to_string(), "127.0.0.1:8000");
+    assert_eq!(c.common.database_url, "sqlite://data/posts.db");
+    assert_eq!(c.common.pool.database_pool_size, None);
     assert!(
-        c.db_options().max_connections >= 4,
+        c.common.db_options().unwrap().max_connections >= 4,
         "twice the cores, at least 4"
     );
-    assert_eq!(c.pool.database_timeout_seconds, 5);
+    assert_eq!(c.common.pool.database_timeout_seconds, 5);
     assert_eq!(c.jwt_algorithm, Alg::EdDSA);
     assert_eq!(
         c.jwt_jwks_url,
@@ -22,7 +22,7 @@ fn defaults_match_the_design() {
     assert_eq!(c.jwt_audience, "posts-service");
     assert_eq!(c.jwt_leeway_seconds, 0);
     assert_eq!(c.jwks_refresh_min_seconds, 10);
-    assert_eq!(c.server.cors_allow_origins, "");
+    assert_eq!(c.common.server.cors_allow_origins, "");
     assert!(c.validate().is_ok());
 }
 
@@ -51,7 +51,7 @@ fn bad_values_are_refused_naming_the_option() {
 #[actix_web::test]
 async fn an_unreadable_public_key_file_stops_start_up() {
     let mut c = Config::defaults();
-    c.bind_addr = "127.0.0.1:0".parse().unwrap();
+    c.common.bind_addr = "127.0.0.1:0".parse().unwrap();
     c.jwt_public_key_file = Some("/nonexistent/key.pem".into());
     match Application::build(c).await {
         Err(StartError::Config(msg)) => assert!(msg.contains("JWT_PUBLIC_KEY_FILE"), "{msg}"),
@@ -64,8 +64,8 @@ async fn an_unreadable_public_key_file_stops_start_up() {
 async fn database_urls_the_service_cannot_use_stop_it_at_start_naming_the_problem() {
     for (url, problem) in test_support::UNUSABLE_DATABASE_URLS {
         let mut c = Config::defaults();
-        c.bind_addr = "127.0.0.1:0".parse().unwrap();
-        c.database_url = url.into();
+        c.common.bind_addr = "127.0.0.1:0".parse().unwrap();
+        c.common.database_url = url.into();
         let message = match Application::build(c).await {
             Err(e @ StartError::DatabaseUrl { .. }) => e.to_string(),
             Err(other) => panic!("{url:?}: unexpected error {other}"),

@@ -115,7 +115,7 @@ service_kit::backend_tests! {
     }
 
     async fn a_body_trickled_past_the_read_deadline_gets_408_and_a_closed_connection(backend) {
-        let app = spawn_app_with(backend, |c| c.server.body_read_timeout_seconds = 1).await;
+        let app = spawn_app_with(backend, |c| c.common.server.body_read_timeout_seconds = 1).await;
         let head = format!(
             "POST /posts/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"title\":",

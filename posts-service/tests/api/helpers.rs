@@ -62,9 +62,9 @@ pub fn write_public_key(dir: &TempDir) -> PathBuf {
 pub fn test_config(db: &TestDatabase, key_dir: &TempDir) -> Config {
     let key_file = write_public_key(key_dir);
     let mut config = Config::defaults();
-    config.bind_addr = "127.0.0.1:0".parse().unwrap();
-    config.database_url = db.url.clone();
-    config.server.workers = Some(2);
+    config.common.bind_addr = "127.0.0.1:0".parse().unwrap();
+    config.common.database_url = db.url.clone();
+    config.common.server.workers = Some(2);
     config.jwt_public_key_file = Some(key_file);
     config
 }
@@ -96,8 +96,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
 /// PostgreSQL tests' databases are copied from).
 async fn migrate(url: String) {
     let mut config = Config::defaults();
-    config.database_url = url;
-    let db = service_kit::Db::new(&config.db_options());
+    config.common.database_url = url;
+    let db = service_kit::Db::new(&config.common.db_options().unwrap());
     posts_service::migrate(&db)
         .await
         .expect("the template database migrates");

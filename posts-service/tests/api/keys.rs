@@ -146,7 +146,7 @@ async fn a_taken_port_stops_start_up_at_once_not_after_the_wait_for_keys() {
     let db = service_kit::testing::TestDatabase::create(Backend::Sqlite, "posts-taken");
     let key_dir = TempDir::new("posts-taken");
     let mut config = test_config(&db, &key_dir);
-    config.bind_addr = taken.local_addr().unwrap();
+    config.common.bind_addr = taken.local_addr().unwrap();
     config.jwt_public_key_file = None;
     config.jwt_jwks_url = url;
     config.keys_wait_seconds = 600;

@@ -17,8 +17,8 @@ async fn a_database_outage_gives_503_with_retry_after_and_service_resumes_after_
     }
     let proxy = CuttableProxy::in_front_of(&postgres_admin_url()).await;
     let app = spawn_app_with(Backend::Postgres, |c| {
-        c.database_url = proxy.route(&c.database_url);
-        c.pool.database_timeout_seconds = 2;
+        c.common.database_url = proxy.route(&c.common.database_url);
+        c.common.pool.database_timeout_seconds = 2;
     })
     .await;
     let token = alice();

@@ -324,7 +324,7 @@ service_kit::backend_tests! {
         let app = spawn_app(backend).await;
         let token = alice();
         let before = app.new_post(&token, "indexed before", true).await;
-        let url = app.config.database_url.clone();
+        let url = app.config.common.database_url().unwrap();
         let (index_gone, index_back) = actix_web::rt::task::spawn_blocking(move || {
             let mut conn = DbConn::establish(&url).unwrap();
             let count_index = |conn: &mut DbConn| -> i64 {

@@ -311,7 +311,7 @@ service_kit::backend_tests! {
         assert_eq!((status, body), (404, detail("post with id: 8000000 does not exist")));
 
         // The cascade really removed the vote row.
-        let count = service_kit::Db::new(&app.config.db_options())
+        let count = service_kit::Db::new(&app.config.common.db_options().unwrap())
             .run(move |conn| {
                 use diesel::prelude::*;
                 use posts_service::schema::votes;

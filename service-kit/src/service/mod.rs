@@ -2,7 +2,9 @@
 //! body limit, the state its handlers share, routes, OpenAPI document, what it must have
 //! before it serves) by implementing [`Service`]; [`build`], [`migrate`] and [`main`] do the
 //! rest the same way for all: check the database URL, bind, build the state, migrate, wait
-//! until it can serve, listen, serve, and the binary's subcommands.
+//! until it can serve, listen, serve, and the binary's subcommands ([`command`]).
+
+pub mod command;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -12,8 +14,11 @@ use actix_web::web;
 use diesel_migrations::EmbeddedMigrations;
 use futures_util::future::BoxFuture;
 
-use crate::config::{Command, PoolArgs, ServerArgs};
-use crate::db::{DatabaseUrl, DbUrlError, MigrationError};
+pub use command::{main, run_command, Command};
+
+use crate::config::CommonArgs;
+use crate::db::{DbUrlError, MigrationError};
+use crate::error::Cause;
 use crate::http::BoundServer;
 use crate::{Db, DbConn};
 
@@ -23,14 +28,6 @@ pub struct Migrations {
     pub postgres: EmbeddedMigrations,
     pub sqlite: EmbeddedMigrations,
     pub lock_key: i64,
-}
-
-/// The settings the skeleton reads from a service's configuration.
-pub struct Common<'a> {
-    pub bind_addr: SocketAddr,
-    pub database_url: &'a str,
-    pub pool: &'a PoolArgs,
-    pub server: &'a ServerArgs,
 }
 
 /// What a service built for its handlers, the tasks that keep it current, and what it waits
@@ -84,8 +81,8 @@ pub trait Service: 'static {
     /// Splits the parsed command line into the subcommand and the settings.
     fn command_line(cli: Self::Cli) -> (Option<Command>, Self::Config);
 
-    /// The settings every service has.
-    fn common(config: &Self::Config) -> Common<'_>;
+    /// The settings every service has (its flattened [`CommonArgs`]).
+    fn common(config: &Self::Config) -> &CommonArgs;
 
     /// Checks what clap cannot and builds the handlers' state over `db` (not migrated yet,
     /// and not connected: the pool connects on first use).
@@ -104,27 +101,6 @@ pub trait Service: 'static {
         let _ = conn;
         Ok(())
     }
-}
-
-/// The two settings methods of [`Service`] for a service laid out as both are: a command
-/// line with `command` and `config` fields, and a configuration with `bind_addr`,
-/// `database_url`, `pool` and `server` fields. Used inside `impl Service for ...`.
-#[macro_export]
-macro_rules! usual_settings {
-    () => {
-        fn command_line(cli: Self::Cli) -> (Option<$crate::config::Command>, Self::Config) {
-            (cli.command, cli.config)
-        }
-
-        fn common(config: &Self::Config) -> $crate::service::Common<'_> {
-            $crate::service::Common {
-                bind_addr: config.bind_addr,
-                database_url: &config.database_url,
-                pool: &config.pool,
-                server: &config.server,
-            }
-        }
-    };
 }
 
 /// Handler state registered as app data on every worker.
@@ -171,10 +147,11 @@ pub enum StartError {
         option: &'static str,
         path: PathBuf,
         #[source]
-        source: shared_claims::KeyError,
+        source: Cause,
     },
+    /// Keys that could not be loaded or built (see [`StartError::key`]).
     #[error("keys: {0}")]
-    Key(#[from] shared_claims::KeyError),
+    Key(#[source] Cause),
     #[error("database migrations failed: {0}")]
     Migrations(#[from] MigrationError),
     #[error("cannot listen on {addr}: {source}")]
@@ -190,11 +167,24 @@ pub enum StartError {
     Stopped(&'static str),
 }
 
-/// The database pool of a service's settings, once its URL (named by `option` in a refusal)
-/// has been checked. Builds the pool without connecting.
-pub fn database(option: &'static str, url: &str, pool: &PoolArgs) -> Result<Db, StartError> {
-    DatabaseUrl::parse(url).map_err(|source| StartError::DatabaseUrl { option, source })?;
-    Ok(Db::new(&pool.options(url)))
+impl StartError {
+    /// [`StartError::Key`] of any error (the token crate's key errors, say).
+    pub fn key(source: impl Into<Cause>) -> StartError {
+        StartError::Key(source.into())
+    }
+}
+
+/// The database pool of a service's settings, once `DATABASE_URL` has been checked (the one
+/// time it is parsed: the pool opens every connection from the checked URL). Builds the pool
+/// without connecting.
+pub fn database(common: &CommonArgs) -> Result<Db, StartError> {
+    let options = common
+        .db_options()
+        .map_err(|source| StartError::DatabaseUrl {
+            option: "DATABASE_URL",
+            source,
+        })?;
+    Ok(Db::new(&options))
 }
 
 /// Applies the service's pending migrations (the `migrate` subcommand, and every start).
@@ -232,7 +222,7 @@ pub async fn build_unless<S: Service>(
     stop: impl Future<Output = &'static str>,
 ) -> Result<BoundServer, StartError> {
     let common = S::common(&config);
-    let db = database("DATABASE_URL", common.database_url, common.pool)?;
+    let db = database(common)?;
     let bind_error = |source| StartError::Bind {
         addr: common.bind_addr,
         source,
@@ -281,7 +271,7 @@ pub async fn build_unless<S: Service>(
     socket.listen(4096).map_err(bind_error)?;
     let server = crate::http::serve(
         TcpListener::from(socket),
-        common.server,
+        &common.server,
         S::BODY_LIMIT,
         S::openapi(),
         move |cfg: &mut web::ServiceConfig| {
@@ -318,13 +308,4 @@ impl Drop for Tasks {
     fn drop(&mut self) {
         self.0.iter().for_each(|task| task.abort());
     }
-}
-
-/// A service binary's `main`: reads a `.env` file if there is one, parses the command line,
-/// starts logging and runs the subcommand (see [`crate::config::run_command`]).
-pub async fn main<S: Service>() -> std::process::ExitCode {
-    let _ = dotenvy::dotenv();
-    let (command, config) = S::command_line(<S::Cli as clap::Parser>::parse());
-    crate::logging::init();
-    crate::config::run_command::<S>(command, config).await
 }
