@@ -2,23 +2,25 @@
 //! must say, where the feed of ended sessions is, and how long to wait for both at start.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use clap::builder::RangedU64ValueParser;
+
 use crate::Alg;
+
+/// Where the auth service publishes its keys when it runs on this machine with its defaults.
+pub const DEFAULT_JWKS_URL: &str = "http://127.0.0.1:8001/.well-known/jwks.json";
 
 /// A service's token settings, flattened into its own (`#[command(flatten)]`): every option
 /// is a flag and an environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ResourceServerArgs {
     /// Algorithm tokens must use: `EdDSA` (public keys) or `HS256` (shared secret).
-    #[arg(
-        long = "jwt-algorithm",
-        value_name = "JWT_ALGORITHM",
-        env = "JWT_ALGORITHM",
-        default_value = "EdDSA"
-    )]
+    #[arg(long = "jwt-algorithm", value_name = "JWT_ALGORITHM", env = "JWT_ALGORITHM",
+          default_value_t = Alg::EdDSA)]
     pub algorithm: Alg,
 
     /// Shared secret for `HS256`, at least 32 bytes.
@@ -32,12 +34,8 @@ pub struct ResourceServerArgs {
 
     /// Where the auth service publishes its public keys (fetched at start, retried until it
     /// answers, and again on an unknown `kid`). Unused when `JWT_PUBLIC_KEY_FILE` is set.
-    #[arg(
-        long = "jwt-jwks-url",
-        value_name = "JWT_JWKS_URL",
-        env = "JWT_JWKS_URL",
-        default_value = "http://127.0.0.1:8001/.well-known/jwks.json"
-    )]
+    #[arg(long = "jwt-jwks-url", value_name = "JWT_JWKS_URL", env = "JWT_JWKS_URL",
+          default_value = DEFAULT_JWKS_URL)]
     pub jwks_url: String,
 
     /// An Ed25519 public key (SPKI PEM) to verify tokens with, fully offline (no JWKS fetch).
@@ -60,8 +58,7 @@ pub struct ResourceServerArgs {
 
     /// Clock-skew allowance for `exp` and `nbf`, in seconds.
     #[arg(long = "jwt-leeway-seconds", value_name = "JWT_LEEWAY_SECONDS",
-          env = "JWT_LEEWAY_SECONDS", default_value_t = 0,
-          value_parser = clap::value_parser!(u64).range(0..=3600))]
+          env = "JWT_LEEWAY_SECONDS", default_value_t = 0, value_parser = seconds(0..=3600))]
     pub leeway_seconds: u64,
 
     /// The auth service's feed of ended sessions, polled every second so tokens of a session
@@ -77,13 +74,12 @@ pub struct ResourceServerArgs {
     /// this the service listens anyway and answers 503 with `Retry-After` to a token it
     /// cannot judge yet (any before the keys load, one carrying a session before the list
     /// loads); what is not a valid token still gets 401. 0 listens at once.
-    #[arg(long, env = "KEYS_WAIT_SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(0..=600))]
+    #[arg(long, env = "KEYS_WAIT_SECONDS", default_value_t = 10, value_parser = seconds(0..=600))]
     pub keys_wait_seconds: u64,
 
     /// Least seconds between two JWKS refetches caused by unknown `kid`s.
     #[arg(long, env = "JWKS_REFRESH_MIN_SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+          value_parser = seconds(1..=86_400))]
     pub jwks_refresh_min_seconds: u64,
 }
 
@@ -136,6 +132,11 @@ impl ResourceServerArgs {
     pub fn keys_wait(&self) -> Duration {
         Duration::from_secs(self.keys_wait_seconds)
     }
+}
+
+/// A number of seconds within `range`.
+fn seconds(range: RangeInclusive<u64>) -> RangedU64ValueParser<u64> {
+    RangedU64ValueParser::new().range(range)
 }
 
 fn is_http_url(text: &str) -> bool {
