@@ -34,9 +34,9 @@ pub use jwks::{fetch_jwks, fetch_jwks_with_age};
 
 use crate::{Alg, KeyError, KeySet, Revocations, Verifier, VerifyConfig};
 
-/// What a service that accepts tokens runs: the verifier its handlers' [`AuthUser`]
-/// (crate::AuthUser) reads, the tasks that keep it current, and what to wait for before
-/// listening.
+/// What a service that accepts tokens runs: the verifier its handlers'
+/// [`AuthUser`](crate::AuthUser) reads, the tasks that keep it current, and what to wait
+/// for before listening.
 pub struct ResourceServer {
     /// Register as app data (the extractor and [`routes`] find it there).
     pub verifier: web::Data<Verifier>,
