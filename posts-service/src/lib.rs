@@ -4,20 +4,17 @@
 pub mod config;
 pub mod cursor;
 pub mod domain;
-pub mod keys;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
-pub mod sessions;
 pub mod store;
-
-use std::time::Duration;
 
 use actix_web::web;
 use diesel_migrations::embed_migrations;
 use service_kit::http::BoundServer;
 use service_kit::service::{Migrations, Ready, Service, Started};
 use service_kit::Db;
+use shared_claims::resource::{ResourceError, ResourceServer};
 use shared_claims::Verifier;
 use utoipa::OpenApi;
 
@@ -63,22 +60,22 @@ impl Service for PostsService {
         (cli.command, cli.config)
     }
 
-    /// Sets up the keys. With a JWKS URL (or a feed of ended sessions) they load in the
-    /// background, and the listener waits for them at most `KEYS_WAIT_SECONDS`.
+    /// Sets up the token verifier (see [`shared_claims::resource`]): with a JWKS URL (or a
+    /// feed of ended sessions) its keys load in the background, and the listener waits for
+    /// them at most `KEYS_WAIT_SECONDS`.
     fn state(config: &Config, db: Db) -> Result<Started<Self::State>, StartError> {
-        config.validate().map_err(StartError::Config)?;
-        let (verifier, background) = keys::verifier(config)?;
-        // Keys from a file or a shared secret, and no feed: ready already.
-        let wait = !verifier.is_ready() && config.keys_wait_seconds > 0;
-        let ready = wait.then(|| Ready {
-            what: "the verification keys and the list of ended sessions",
-            until: Box::pin(keys::loaded(verifier.clone())),
-            within: Duration::from_secs(config.keys_wait_seconds),
-        });
+        let tokens = ResourceServer::start(&config.tokens).map_err(|e| match e {
+            ResourceError::Config(message) => StartError::Config(message),
+            ResourceError::Key(e) => StartError::key(e),
+        })?;
         Ok(Started {
-            state: (web::Data::new(AppState { db }), verifier),
-            background,
-            ready,
+            state: (web::Data::new(AppState { db }), tokens.verifier),
+            background: tokens.background,
+            ready: tokens.ready.map(|wait| Ready {
+                what: wait.what,
+                until: wait.until,
+                within: wait.within,
+            }),
         })
     }
 
@@ -99,7 +96,8 @@ pub struct Application;
 impl Application {
     /// Binds the port, sets up the keys, migrates the database, waits at most
     /// `KEYS_WAIT_SECONDS` for the keys and the list of ended sessions (see
-    /// [`Config::keys_wait_seconds`]), then listens.
+    /// [`ResourceServerArgs::keys_wait_seconds`](shared_claims::resource::ResourceServerArgs)),
+    /// then listens.
     pub async fn build(config: Config) -> Result<BoundServer, StartError> {
         service_kit::service::build::<PostsService>(config).await
     }

@@ -8,6 +8,8 @@
 //! * [`Verifier`] wraps a key set for app state and refreshes it on an unknown `kid`.
 //! * With the `actix` feature, [`AuthUser`] is an actix-web extractor.
 //! * [`Revocations`] is the set of ended sessions a verifier refuses tokens of.
+//! * With the `resource-server` feature, `resource` is what a service that accepts the
+//!   tokens adds: its settings, the JWKS and ended-sessions pollers, readiness, one builder.
 //! * `testing` (feature `testing`) holds fixed keys and helpers for tests.
 
 mod claims;
@@ -15,6 +17,8 @@ mod claims;
 mod extractor;
 mod issuer;
 mod keys;
+#[cfg(feature = "resource-server")]
+pub mod resource;
 mod revocations;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

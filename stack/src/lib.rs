@@ -242,7 +242,7 @@ impl StackConfig {
             "posts.db",
         );
         // Tokens are verified with the keys of this stack's auth service (its JWKS).
-        posts.jwt_public_key_file = None;
+        posts.tokens.public_key_file = None;
         (auth, posts)
     }
 
@@ -299,7 +299,7 @@ impl Stack {
         let auth_port = auth.port();
         let auth_handle = auth.handle();
         let auth_running = actix_web::rt::spawn(auth.run_until_stopped());
-        posts_config.jwt_jwks_url =
+        posts_config.tokens.jwks_url =
             format!("{}/.well-known/jwks.json", base_url(auth_addr, auth_port));
         let posts = match posts_service::Application::build(posts_config).await {
             Ok(posts) => posts,
@@ -434,13 +434,13 @@ mod tests {
     fn service_settings_the_stack_does_not_set_are_the_services_own() {
         let mut config = parse(&["stack"]);
         config.auth.login_max_failures = 3;
-        config.posts.jwt_leeway_seconds = 7;
-        config.posts.jwt_public_key_file = Some("elsewhere.pem".into());
+        config.posts.tokens.leeway_seconds = 7;
+        config.posts.tokens.public_key_file = Some("elsewhere.pem".into());
         let (auth, posts) = config.service_configs();
         assert_eq!(auth.login_max_failures, 3);
-        assert_eq!(posts.jwt_leeway_seconds, 7);
+        assert_eq!(posts.tokens.leeway_seconds, 7);
         // What ties the two together stays the stack's.
-        assert!(posts.jwt_public_key_file.is_none());
+        assert!(posts.tokens.public_key_file.is_none());
         assert_eq!(
             auth.jwt_private_key_file,
             std::path::Path::new("data").join(super::SIGNING_KEY_FILE)

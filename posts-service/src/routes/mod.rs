@@ -11,7 +11,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
     posts::routes(cfg);
     votes::routes(cfg);
-    crate::sessions::routes(cfg);
+    shared_claims::resource::routes(cfg);
 }
 
 /// The caller as an author row, from their verified claims (`user_created_at`, RFC 3339,

@@ -159,9 +159,13 @@ service_kit::backend_tests! {
 #[actix_web::test]
 async fn hs256_tokens_verify_with_the_shared_secret() {
     let app = spawn_app_with(service_kit::Backend::Sqlite, |c| {
-        c.jwt_algorithm = shared_claims::Alg::HS256;
-        c.jwt_secret = Some(String::from_utf8(TEST_HS256_SECRET.to_vec()).unwrap());
-        c.jwt_public_key_file = None;
+        c.tokens.algorithm = shared_claims::Alg::HS256;
+        c.tokens.secret = Some(
+            String::from_utf8(TEST_HS256_SECRET.to_vec())
+                .unwrap()
+                .into(),
+        );
+        c.tokens.public_key_file = None;
     })
     .await;
     let token = encode_hs256_for_testing(

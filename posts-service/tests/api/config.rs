@@ -12,33 +12,33 @@ fn defaults_match_the_design() {
         "twice the cores, at least 4"
     );
     assert_eq!(c.common.pool.database_timeout_seconds, 5);
-    assert_eq!(c.jwt_algorithm, Alg::EdDSA);
+    assert_eq!(c.tokens.algorithm, Alg::EdDSA);
     assert_eq!(
-        c.jwt_jwks_url,
+        c.tokens.jwks_url,
         "http://127.0.0.1:8001/.well-known/jwks.json"
     );
-    assert!(c.jwt_public_key_file.is_none());
-    assert_eq!(c.jwt_issuer, "auth-service");
-    assert_eq!(c.jwt_audience, "posts-service");
-    assert_eq!(c.jwt_leeway_seconds, 0);
-    assert_eq!(c.jwks_refresh_min_seconds, 10);
+    assert!(c.tokens.public_key_file.is_none());
+    assert_eq!(c.tokens.issuer, "auth-service");
+    assert_eq!(c.tokens.audience, "posts-service");
+    assert_eq!(c.tokens.leeway_seconds, 0);
+    assert_eq!(c.tokens.jwks_refresh_min_seconds, 10);
     assert_eq!(c.common.server.cors_allow_origins, "");
-    assert!(c.validate().is_ok());
+    assert!(c.tokens.validate().is_ok());
 }
 
 #[test]
 fn bad_values_are_refused_naming_the_option() {
     let mut c = Config::defaults();
-    c.jwt_algorithm = Alg::HS256;
-    assert!(c.validate().unwrap_err().contains("JWT_SECRET"));
-    c.jwt_secret = Some("short".into());
-    assert!(c.validate().unwrap_err().contains("JWT_SECRET"));
-    c.jwt_secret = Some("x".repeat(32));
-    assert!(c.validate().is_ok());
+    c.tokens.algorithm = Alg::HS256;
+    assert!(c.tokens.validate().unwrap_err().contains("JWT_SECRET"));
+    c.tokens.secret = Some("short".into());
+    assert!(c.tokens.validate().unwrap_err().contains("JWT_SECRET"));
+    c.tokens.secret = Some("x".repeat(32).into());
+    assert!(c.tokens.validate().is_ok());
 
     let mut c = Config::defaults();
-    c.jwt_jwks_url = "not a url".into();
-    assert!(c.validate().unwrap_err().contains("JWT_JWKS_URL"));
+    c.tokens.jwks_url = "not a url".into();
+    assert!(c.tokens.validate().unwrap_err().contains("JWT_JWKS_URL"));
 
     use clap::Parser;
     let err =
@@ -52,7 +52,7 @@ fn bad_values_are_refused_naming_the_option() {
 async fn an_unreadable_public_key_file_stops_start_up() {
     let mut c = Config::defaults();
     c.common.bind_addr = "127.0.0.1:0".parse().unwrap();
-    c.jwt_public_key_file = Some("/nonexistent/key.pem".into());
+    c.tokens.public_key_file = Some("/nonexistent/key.pem".into());
     match Application::build(c).await {
         Err(StartError::Config(msg)) => assert!(msg.contains("JWT_PUBLIC_KEY_FILE"), "{msg}"),
         Err(other) => panic!("unexpected error {other}"),

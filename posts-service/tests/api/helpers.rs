@@ -65,7 +65,7 @@ pub fn test_config(db: &TestDatabase, key_dir: &TempDir) -> Config {
     config.common.bind_addr = "127.0.0.1:0".parse().unwrap();
     config.common.database_url = db.url.clone();
     config.common.server.workers = Some(2);
-    config.jwt_public_key_file = Some(key_file);
+    config.tokens.public_key_file = Some(key_file);
     config
 }
 

@@ -44,11 +44,11 @@ fn serve_jwks_after(listener: TcpListener, served: Served, delay: Duration) -> S
 /// waiting at most `wait_seconds` for them before listening.
 async fn spawn_with_jwks_waiting(url: String, wait_seconds: u64) -> TestApp {
     spawn_app_with(Backend::Sqlite, |c| {
-        c.jwt_public_key_file = None;
-        c.jwt_jwks_url = url;
-        c.sessions_feed_url = Some("off".into());
-        c.jwks_refresh_min_seconds = 1;
-        c.keys_wait_seconds = wait_seconds;
+        c.tokens.public_key_file = None;
+        c.tokens.jwks_url = url;
+        c.tokens.sessions_feed_url = Some("off".into());
+        c.tokens.jwks_refresh_min_seconds = 1;
+        c.tokens.keys_wait_seconds = wait_seconds;
     })
     .await
 }
@@ -147,9 +147,9 @@ async fn a_taken_port_stops_start_up_at_once_not_after_the_wait_for_keys() {
     let key_dir = TempDir::new("posts-taken");
     let mut config = test_config(&db, &key_dir);
     config.common.bind_addr = taken.local_addr().unwrap();
-    config.jwt_public_key_file = None;
-    config.jwt_jwks_url = url;
-    config.keys_wait_seconds = 600;
+    config.tokens.public_key_file = None;
+    config.tokens.jwks_url = url;
+    config.tokens.keys_wait_seconds = 600;
     // (Bounded only so that a regression fails instead of hanging for the 600 s wait.)
     let built = actix_web::rt::time::timeout(
         Duration::from_secs(60),

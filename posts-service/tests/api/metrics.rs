@@ -110,8 +110,8 @@ service_kit::backend_tests! {
 async fn metrics_count_jwks_fetches_and_show_the_list_of_ended_sessions() {
     let auth = serve_auth();
     let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.jwt_public_key_file = None;
-        c.jwt_jwks_url = format!("{auth}/.well-known/jwks.json");
+        c.tokens.public_key_file = None;
+        c.tokens.jwks_url = format!("{auth}/.well-known/jwks.json");
     })
     .await;
     let text = scrape_until(&app, Duration::from_secs(10), |text| {
@@ -148,10 +148,10 @@ async fn metrics_count_failed_jwks_fetches() {
     );
     drop(closed);
     let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.jwt_public_key_file = None;
-        c.jwt_jwks_url = url;
-        c.sessions_feed_url = Some("off".into());
-        c.keys_wait_seconds = 0;
+        c.tokens.public_key_file = None;
+        c.tokens.jwks_url = url;
+        c.tokens.sessions_feed_url = Some("off".into());
+        c.tokens.keys_wait_seconds = 0;
     })
     .await;
     let text = scrape_until(&app, Duration::from_secs(10), |text| {

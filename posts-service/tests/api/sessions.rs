@@ -97,9 +97,9 @@ fn token_in_session(sid: &str, key: &SigningKey) -> String {
 async fn spawn_with_auth(backend: Backend, auth: &str) -> TestApp {
     let jwks = format!("{auth}/.well-known/jwks.json");
     spawn_app_with(backend, |c| {
-        c.jwt_public_key_file = None;
-        c.jwt_jwks_url = jwks;
-        c.jwks_refresh_min_seconds = 1;
+        c.tokens.public_key_file = None;
+        c.tokens.jwks_url = jwks;
+        c.tokens.jwks_refresh_min_seconds = 1;
     })
     .await
 }
@@ -214,8 +214,8 @@ service_kit::backend_tests! {
         // A feed that never answers, and a service told not to wait for it.
         let (_, auth) = serve_auth(test_key_only());
         let app = spawn_app_with(backend, |c| {
-            c.sessions_feed_url = Some(format!("{auth}/nothing-here"));
-            c.keys_wait_seconds = 0;
+            c.tokens.sessions_feed_url = Some(format!("{auth}/nothing-here"));
+            c.tokens.keys_wait_seconds = 0;
         })
         .await;
         assert_eq!(status(&app, &alice()).await, 200);

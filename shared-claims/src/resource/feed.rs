@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use service_kit::error::chain;
-use shared_claims::{Revocations, Verifier};
 
-use crate::keys::FetchError;
+use super::{chain, FetchError};
+use crate::{Revocations, Verifier};
 
 /// Time between two polls.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -28,10 +27,6 @@ const OVERLAP_SECONDS: i64 = 30;
 const STALE_LOG_EVERY: Duration = Duration::from_secs(30);
 /// A list older than this is reported stale.
 const STALE_AFTER: Duration = Duration::from_secs(5);
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/revocations", web::get().to(status));
-}
 
 #[derive(Debug, Deserialize)]
 struct Feed {
@@ -71,7 +66,7 @@ async fn fetch(
 
 /// Polls the feed forever (a background task of the service, spawned before its listener
 /// opens: the listener waits for the first load, see `KEYS_WAIT_SECONDS`).
-pub async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: String) {
+pub(super) async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: String) {
     let mut since: Option<i64> = None;
     let mut failing: Option<Instant> = None;
     let mut last_logged: Option<Instant> = None;
@@ -113,12 +108,12 @@ pub async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: S
                 }
             }
         }
-        actix_web::rt::time::sleep(POLL_INTERVAL).await;
+        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 
 /// `GET /revocations`: whether the list of ended sessions is loaded and how old it is.
-async fn status(verifier: web::Data<Verifier>) -> HttpResponse {
+pub(super) async fn status(verifier: web::Data<Verifier>) -> HttpResponse {
     let Some(r) = verifier.revocations() else {
         return HttpResponse::Ok().json(json!({ "enabled": false }));
     };
