@@ -12,9 +12,8 @@ pub mod store;
 use actix_web::web;
 use diesel_migrations::embed_migrations;
 use service_kit::http::BoundServer;
-use service_kit::service::{Migrations, Ready, Service, Started};
+use service_kit::service::{Migrations, Service, Started};
 use service_kit::Db;
-use shared_claims::resource::{ResourceError, ResourceServer};
 use shared_claims::Verifier;
 use utoipa::OpenApi;
 
@@ -60,23 +59,11 @@ impl Service for PostsService {
         (cli.command, cli.config)
     }
 
-    /// Sets up the token verifier (see [`shared_claims::resource`]): with a JWKS URL (or a
-    /// feed of ended sessions) its keys load in the background, and the listener waits for
-    /// them at most `KEYS_WAIT_SECONDS`.
+    /// Sets up the token verifier (see [`service_kit::tokens`]): with a JWKS URL (or a feed
+    /// of ended sessions) its keys load in the background, and the listener waits for them at
+    /// most `KEYS_WAIT_SECONDS`.
     fn state(config: &Config, db: Db) -> Result<Started<Self::State>, StartError> {
-        let tokens = ResourceServer::start(&config.tokens).map_err(|e| match e {
-            ResourceError::Config(message) => StartError::Config(message),
-            ResourceError::Key(e) => StartError::key(e),
-        })?;
-        Ok(Started {
-            state: (web::Data::new(AppState { db }), tokens.verifier),
-            background: tokens.background,
-            ready: tokens.ready.map(|wait| Ready {
-                what: wait.what,
-                until: wait.until,
-                within: wait.within,
-            }),
-        })
+        service_kit::tokens::started(&config.tokens, web::Data::new(AppState { db }))
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {

@@ -18,6 +18,8 @@ pub mod shutdown;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
+#[cfg(feature = "tokens")]
+pub mod tokens;
 
 pub use db::{Backend, DatabaseUrl, Db, DbConn, DbError, DbOptions};
 pub use error::{ApiError, FieldError};

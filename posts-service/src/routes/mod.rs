@@ -1,6 +1,5 @@
 //! HTTP routes, one module per resource; each exposes its own `routes`.
 
-pub mod health;
 pub mod posts;
 pub mod votes;
 
@@ -8,10 +7,10 @@ use actix_web::web;
 
 /// Every route of the posts service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    health::routes(cfg);
+    // `/`, `/healthz`, `/readyz` (database, keys, ended sessions), `/metrics`, `/revocations`.
+    service_kit::tokens::routes::<crate::AppState>(cfg, |state| &state.db);
     posts::routes(cfg);
     votes::routes(cfg);
-    shared_claims::resource::routes(cfg);
 }
 
 /// The caller as an author row, from their verified claims (`user_created_at`, RFC 3339,

@@ -1,0 +1,4 @@
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    service_kit::service::main::<bookmarks_service::BookmarksService>().await
+}
