@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use actix_web::dev::ServerHandle;
 use futures_util::future::BoxFuture;
 use service_kit::config::CommonArgs;
+use service_kit::http::BoundServer;
 use service_kit::StartError;
 
 pub use ephemeral::{EphemeralStack, StackUrls};
@@ -277,18 +278,39 @@ pub enum StackError {
     Posts(#[source] StartError),
 }
 
-/// Both services, bound and serving.
+/// One service of the stack, bound and serving.
+struct Running {
+    handle: ServerHandle,
+    serving: BoxFuture<'static, std::io::Result<()>>,
+}
+
+impl Running {
+    /// Serves `server` in the background from now on (what follows it may need it).
+    fn spawn(server: BoundServer) -> Running {
+        let handle = server.handle();
+        let task = actix_web::rt::spawn(server.run_until_stopped());
+        Running {
+            handle,
+            serving: Box::pin(async move {
+                task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            }),
+        }
+    }
+}
+
+/// The stack's services, bound and serving: the auth service first, then each service that
+/// accepts its tokens (posts), pointed at its JWKS document. A further service is one more
+/// entry in [`Stack::start`].
 pub struct Stack {
     pub auth_port: u16,
     pub posts_port: u16,
-    auth: ServerHandle,
-    posts: ServerHandle,
-    running: BoxFuture<'static, std::io::Result<()>>,
+    services: Vec<Running>,
 }
 
 impl Stack {
-    /// Starts the auth service, then the posts service pointed at its JWKS document (auth
-    /// already serving: posts waits for its keys before it listens).
+    /// Starts the auth service, then the services that verify its tokens, each pointed at its
+    /// JWKS document (auth already serving: each waits for its keys before it listens). A
+    /// service that fails to start stops the ones started before it.
     pub async fn start(config: &StackConfig) -> Result<Stack, StackError> {
         config.check_database_urls()?;
         let (auth_config, mut posts_config) = config.service_configs();
@@ -297,84 +319,92 @@ impl Stack {
             .await
             .map_err(StackError::Auth)?;
         let auth_port = auth.port();
-        let auth_handle = auth.handle();
-        let auth_running = actix_web::rt::spawn(auth.run_until_stopped());
-        posts_config.tokens.jwks_url =
-            format!("{}/.well-known/jwks.json", base_url(auth_addr, auth_port));
-        let posts = match posts_service::Application::build(posts_config).await {
-            Ok(posts) => posts,
-            Err(e) => {
-                auth_handle.stop(true).await;
-                return Err(StackError::Posts(e));
-            }
-        };
-        let posts_port = posts.port();
-        let posts_handle = posts.handle();
-        let running = Box::pin(async move {
-            let auth = async {
-                auth_running
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-            };
-            let (a, p) = futures_util::future::join(auth, posts.run_until_stopped()).await;
-            a.and(p)
-        });
-        Ok(Stack {
+        let mut stack = Stack {
             auth_port,
-            posts_port,
-            auth: auth_handle,
-            posts: posts_handle,
-            running,
-        })
+            posts_port: 0,
+            services: vec![Running::spawn(auth)],
+        };
+        let jwks_url = format!("{}/.well-known/jwks.json", base_url(auth_addr, auth_port));
+
+        posts_config.tokens.jwks_url = jwks_url;
+        let posts = stack
+            .or_stop(
+                posts_service::Application::build(posts_config).await,
+                StackError::Posts,
+            )
+            .await?;
+        stack.posts_port = posts.port();
+        stack.services.push(Running::spawn(posts));
+        Ok(stack)
     }
 
-    /// Handles to stop the two services.
+    /// The server that was built, or the stack's services stopped and the error.
+    async fn or_stop(
+        &self,
+        built: Result<BoundServer, StartError>,
+        error: fn(StartError) -> StackError,
+    ) -> Result<BoundServer, StackError> {
+        match built {
+            Ok(server) => Ok(server),
+            Err(e) => {
+                self.handle().stop().await;
+                Err(error(e))
+            }
+        }
+    }
+
+    fn handle(&self) -> StackHandle {
+        StackHandle {
+            services: self.services.iter().map(|s| s.handle.clone()).collect(),
+        }
+    }
+
+    /// Handles to stop the services.
     pub fn handles(&self) -> Vec<ServerHandle> {
-        vec![self.auth.clone(), self.posts.clone()]
+        self.handle().handles()
     }
 
-    /// Serves until both services are stopped (see [`service_kit::shutdown::stop_on_signal`]).
+    /// Serves until every service is stopped (see [`service_kit::shutdown::stop_on_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.running.await
+        let results =
+            futures_util::future::join_all(self.services.into_iter().map(|s| s.serving)).await;
+        results.into_iter().collect()
     }
 
-    /// Serves in the background (for tests); the returned handle stops both.
+    /// Serves in the background (for tests); the returned handle stops every service.
     pub fn spawn(self) -> StackHandle {
         self.spawn_joinable().0
     }
 
-    /// Serves in the background; the handle stops both, and the task ends once both have
-    /// stopped.
+    /// Serves in the background; the handle stops every service, and the task ends once all
+    /// have stopped.
     pub fn spawn_joinable(
         self,
     ) -> (
         StackHandle,
         actix_web::rt::task::JoinHandle<std::io::Result<()>>,
     ) {
-        let handle = StackHandle {
-            auth: self.auth.clone(),
-            posts: self.posts.clone(),
-        };
-        (handle, actix_web::rt::spawn(self.running))
+        let handle = self.handle();
+        (handle, actix_web::rt::spawn(self.run_until_stopped()))
     }
 }
 
 /// Stops a spawned stack.
 #[derive(Clone)]
 pub struct StackHandle {
-    auth: ServerHandle,
-    posts: ServerHandle,
+    services: Vec<ServerHandle>,
 }
 
 impl StackHandle {
-    /// The two servers' handles (for [`service_kit::shutdown::stop_on_signal`]).
+    /// The servers' handles (for [`service_kit::shutdown::stop_on_signal`]).
     pub fn handles(&self) -> Vec<ServerHandle> {
-        vec![self.auth.clone(), self.posts.clone()]
+        self.services.clone()
     }
 
-    /// Stops both gracefully: in-flight requests finish within the shutdown grace period.
+    /// Stops every service gracefully: in-flight requests finish within the shutdown grace
+    /// period.
     pub async fn stop(&self) {
-        futures_util::future::join(self.auth.stop(true), self.posts.stop(true)).await;
+        futures_util::future::join_all(self.services.iter().map(|s| s.stop(true))).await;
     }
 }
 
