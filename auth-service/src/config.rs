@@ -92,7 +92,7 @@ pub struct Config {
 
     /// Shared secret for `HS256`, at least 32 bytes.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<shared_claims::Secret>,
 
     /// `iss` of issued tokens.
     #[arg(long, env = "JWT_ISSUER", default_value = shared_claims::DEFAULT_ISSUER)]
@@ -137,7 +137,9 @@ impl Config {
     /// Checks what clap cannot: the pairing of algorithm and secret.
     pub fn validate(&self) -> Result<(), String> {
         match self.jwt_algorithm {
-            Alg::HS256 => shared_claims::check_hs256_secret(self.jwt_secret.as_deref()),
+            Alg::HS256 => shared_claims::check_hs256_secret(
+                self.jwt_secret.as_ref().map(shared_claims::Secret::expose),
+            ),
             Alg::EdDSA => Ok(()),
         }
     }

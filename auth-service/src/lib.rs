@@ -205,7 +205,11 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
             Ok((issuer, keys))
         }
         Alg::HS256 => {
-            let secret = config.jwt_secret.as_deref().unwrap_or_default().as_bytes();
+            let secret = config
+                .jwt_secret
+                .as_ref()
+                .map_or("", shared_claims::Secret::expose)
+                .as_bytes();
             let issuer = Issuer::hs256(secret, &config.jwt_issuer, &config.jwt_audience, ttl)
                 .map_err(StartError::key)?;
             Ok((issuer, KeySet::hs256(secret).map_err(StartError::key)?))

@@ -20,6 +20,7 @@ mod keys;
 #[cfg(feature = "resource-server")]
 pub mod resource;
 mod revocations;
+mod secret;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod verifier;
@@ -35,6 +36,7 @@ pub use keys::{
     load_or_generate_signing_key, load_signing_key, published_jwk_from_pem, KeyError, SigningKey,
 };
 pub use revocations::Revocations;
+pub use secret::Secret;
 pub use verifier::{
     KeySet, NotReady, RefreshError, RefreshFn, Verifier, VerifyConfig, VerifyError,
 };

@@ -303,4 +303,21 @@ n7ikg1aE24xYJcN5
         );
         assert!(!parse(&["auth-service"]).config.jwt_generate_key);
     }
+
+    #[test]
+    fn the_settings_print_no_shared_secret() {
+        use clap::Parser;
+        let secret = "a-shared-secret-of-at-least-32-bytes";
+        let cli = auth_service::config::Cli::try_parse_from([
+            "auth-service",
+            "--jwt-algorithm",
+            "HS256",
+            "--jwt-secret",
+            secret,
+        ])
+        .unwrap();
+        let shown = format!("{:?}", cli.config);
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(cli.config.validate().is_ok());
+    }
 }

@@ -1,15 +1,13 @@
 //! The settings of a resource server: where its verification keys come from, what tokens
 //! must say, where the feed of ended sessions is, and how long to wait for both at start.
 
-use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::builder::RangedU64ValueParser;
 
-use crate::Alg;
+use crate::{Alg, Secret};
 
 /// Where the auth service publishes its keys when it runs on this machine with its defaults.
 pub const DEFAULT_JWKS_URL: &str = "http://127.0.0.1:8001/.well-known/jwks.json";
@@ -142,44 +140,6 @@ fn seconds(range: RangeInclusive<u64>) -> RangedU64ValueParser<u64> {
 fn is_http_url(text: &str) -> bool {
     reqwest::Url::parse(text)
         .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-}
-
-/// A shared secret, shown as `"<redacted>"` when printed (a `Debug` of the settings logs no
-/// secret).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the key set.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_owned()))
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret(s)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_owned())
-    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ use std::time::Duration;
 use actix_web::web;
 use futures_util::future::BoxFuture;
 
-pub use args::{ResourceServerArgs, Secret};
+pub use crate::Secret;
+pub use args::ResourceServerArgs;
 pub use feed::POLL_INTERVAL;
 pub use jwks::{fetch_jwks, fetch_jwks_with_age};
 
