@@ -213,21 +213,20 @@ impl StackConfig {
     pub fn service_configs(&self) -> (auth_service::Config, posts_service::Config) {
         // Each service's address and database, and the stack's server options; its pool
         // options as the service itself reads them.
-        let common = |own: &CommonArgs, bind_addr, url: &Option<String>, file: &str| CommonArgs {
-            bind_addr,
-            database_url: url
-                .clone()
-                .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join(file).display())),
-            pool: own.pool.clone(),
-            server: self.server.clone(),
-        };
+        let common =
+            |own: &CommonArgs, (bind_addr, url, file): (SocketAddr, &Option<String>, &str)| {
+                CommonArgs {
+                    bind_addr,
+                    database_url: url.clone().unwrap_or_else(|| {
+                        format!("sqlite://{}", self.data_dir.join(file).display())
+                    }),
+                    pool: own.pool.clone(),
+                    server: self.server.clone(),
+                }
+            };
         let mut auth = self.auth.clone();
-        auth.common = common(
-            &auth.common,
-            self.auth_bind_addr,
-            &self.auth_database_url,
-            "auth.db",
-        );
+        let own = (self.auth_bind_addr, &self.auth_database_url, "auth.db");
+        auth.common = common(&auth.common, own);
         // The stack keeps its key in its data folder, generated there on first start.
         auth.jwt_private_key_file = self.data_dir.join(SIGNING_KEY_FILE);
         auth.jwt_generate_key = true;
@@ -236,12 +235,8 @@ impl StackConfig {
         auth.bcrypt_cost = self.effective_bcrypt_cost();
 
         let mut posts = self.posts.clone();
-        posts.common = common(
-            &posts.common,
-            self.posts_bind_addr,
-            &self.posts_database_url,
-            "posts.db",
-        );
+        let own = (self.posts_bind_addr, &self.posts_database_url, "posts.db");
+        posts.common = common(&posts.common, own);
         // Tokens are verified with the keys of this stack's auth service (its JWKS).
         posts.tokens.public_key_file = None;
         (auth, posts)

@@ -61,6 +61,24 @@ impl Seeded {
             .iter()
             .find(|u| u.email.to_lowercase() == email.to_lowercase())
     }
+
+    /// The user whose email the entry's `field` names (`section[index]` refused otherwise).
+    fn user_named_by(
+        &self,
+        entry: &Map<String, Value>,
+        field: &str,
+        section: &str,
+        index: usize,
+    ) -> Result<&SeededUser, SeedError> {
+        let email = string_field(entry, field, section, index)?;
+        self.user(email).ok_or_else(|| {
+            refused(
+                section,
+                index,
+                format!("{field}: no user {email:?} in users"),
+            )
+        })
+    }
 }
 
 /// Why a fixture was refused.
@@ -192,10 +210,7 @@ impl Fixture {
 
         for (i, post) in self.posts.iter().enumerate() {
             let entry = format!("posts[{i}]");
-            let owner = string_field(post, "owner", "posts", i)?;
-            let owner = seeded
-                .user(owner)
-                .ok_or_else(|| refused("posts", i, format!("owner: no user {owner:?} in users")))?;
+            let owner = seeded.user_named_by(post, "owner", "posts", i)?;
             let mut body = post.clone();
             body.remove("owner");
             let created = call(
@@ -216,10 +231,7 @@ impl Fixture {
 
         for (i, vote) in self.votes.iter().enumerate() {
             let entry = format!("votes[{i}]");
-            let voter = string_field(vote, "user", "votes", i)?;
-            let voter = seeded
-                .user(voter)
-                .ok_or_else(|| refused("votes", i, format!("user: no user {voter:?} in users")))?;
+            let voter = seeded.user_named_by(vote, "user", "votes", i)?;
             let post_id = match vote.get("post") {
                 Some(Value::Number(n)) => n
                     .as_u64()

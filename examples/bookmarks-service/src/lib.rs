@@ -7,7 +7,6 @@
 pub mod routes;
 
 use actix_web::web;
-use diesel_migrations::embed_migrations;
 use service_kit::config::CommonArgs;
 use service_kit::http::BoundServer;
 use service_kit::service::{Command, Migrations, Service, Started};
@@ -61,11 +60,9 @@ pub struct BookmarksService;
 
 impl Service for BookmarksService {
     const NAME: &'static str = "bookmarks-service";
-    const MIGRATIONS: Migrations = Migrations {
-        postgres: embed_migrations!("migrations"),
-        sqlite: embed_migrations!("migrations"),
-        lock_key: 0x626f_6f6b_6d69_6772, // "bookmigr"
-    };
+    // Advisory lock key "bookmigr": replicas migrate one at a time.
+    const MIGRATIONS: Migrations =
+        service_kit::portable_migrations!("migrations", 0x626f_6f6b_6d69_6772);
     const BODY_LIMIT: usize = 64 * 1024;
 
     type Cli = Cli;

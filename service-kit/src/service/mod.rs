@@ -30,6 +30,20 @@ pub struct Migrations {
     pub lock_key: i64,
 }
 
+/// [`Migrations`] from one folder of SQL that means the same to SQLite and PostgreSQL (a
+/// small service's tables often do): `portable_migrations!("migrations", LOCK_KEY)`. The
+/// calling crate depends on `diesel_migrations`, as for `embed_migrations!`.
+#[macro_export]
+macro_rules! portable_migrations {
+    ($folder:literal, $lock_key:expr) => {
+        $crate::service::Migrations {
+            postgres: diesel_migrations::embed_migrations!($folder),
+            sqlite: diesel_migrations::embed_migrations!($folder),
+            lock_key: $lock_key,
+        }
+    };
+}
+
 /// What a service built for its handlers, the tasks that keep it current, and what it waits
 /// for before it listens.
 pub struct Started<S> {
