@@ -1,7 +1,7 @@
 //! The OpenAPI document served at `/openapi.json` and shown by Swagger UI at `/docs`.
 
-use service_kit::http::BearerAuth;
 use service_kit::input::{Detail, ValidationErrors};
+use service_kit::openapi::BearerAuth;
 use utoipa::OpenApi;
 
 use crate::domain::{LoginForm, LogoutScope, PasswordChange, RefreshForm, SignUp};

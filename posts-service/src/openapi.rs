@@ -5,7 +5,7 @@
 //! body and headers the server sends with it.
 
 use serde_json::json;
-use service_kit::http::BearerAuth;
+use service_kit::openapi::BearerAuth;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{Object, Schema};
 use utoipa::openapi::security::SecurityRequirement;

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::db::{Db, DbConn, DbError};
+use crate::db::DbError;
 
 /// The cause of an internal failure or of an unavailability: any error, kept typed (with its
 /// own sources) until it is logged. A plain message converts too
@@ -184,22 +184,6 @@ impl From<DbError> for ApiError {
         } else {
             ApiError::internal(e)
         }
-    }
-}
-
-/// Database work for a handler, answered as HTTP: here, beside the mapping it relies on, so
-/// that the database layer knows nothing of HTTP.
-impl Db {
-    /// [`Db::run`] for a handler: the work's own error (a [`DbError`] from the store, say)
-    /// becomes the HTTP answer's [`ApiError`].
-    pub async fn query<T, E, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: Send + 'static,
-        ApiError: From<E>,
-    {
-        self.run(move |conn| f(conn).map_err(ApiError::from)).await
     }
 }
 

@@ -1,5 +1,7 @@
-//! OpenAPI schemas of the error bodies every service sends ([`crate::ApiError`]'s shapes),
-//! for handlers' `responses(...)` to name. They only document responses.
+//! OpenAPI pieces every service's document shares: the `bearer` security scheme
+//! ([`BearerAuth`]) and the schemas of the error bodies every service sends
+//! ([`crate::ApiError`]'s shapes), for handlers' `responses(...)` to name (they only document
+//! responses).
 
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
@@ -48,3 +50,23 @@ impl utoipa::PartialSchema for Detail {
 }
 
 impl utoipa::ToSchema for Detail {}
+
+/// OpenAPI modifier declaring the `bearer` security scheme (a JWT in `Authorization`) that
+/// the services' operations refer to.
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

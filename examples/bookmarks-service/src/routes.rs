@@ -5,8 +5,8 @@
 use actix_web::{web, HttpResponse};
 use diesel::prelude::*;
 use serde::Serialize;
-use service_kit::http::BearerAuth;
 use service_kit::input::PathId;
+use service_kit::openapi::BearerAuth;
 use service_kit::{with_conn, ApiError, DbError};
 use shared_claims::AuthUser;
 

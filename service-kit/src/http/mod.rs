@@ -1,19 +1,17 @@
 //! Pieces every service's `App` shares, each in the module a reader looks in: JSON bodies
 //! for framework errors ([`errors`]), CORS ([`cors`]), the health routes ([`health`]), the
-//! `healthcheck` subcommand's client ([`healthcheck`]), the OpenAPI security scheme
-//! ([`openapi`]) and the server itself ([`server`]). Stopping it gracefully is
-//! [`crate::shutdown`]'s.
+//! `healthcheck` subcommand's client ([`healthcheck`]) and the server itself ([`server`]).
+//! Stopping it gracefully is [`crate::shutdown`]'s; the OpenAPI pieces are
+//! [`crate::openapi`]'s.
 
 pub mod cors;
 pub mod errors;
 pub mod health;
 pub mod healthcheck;
-pub mod openapi;
 pub mod server;
 
 pub use cors::{comma_list, cors};
 pub use errors::json_errors;
 pub use health::{common_routes, healthz, readiness};
 pub use healthcheck::{base_url, healthcheck, reachable};
-pub use openapi::BearerAuth;
 pub use server::{serve, BoundServer};
