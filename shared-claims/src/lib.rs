@@ -16,6 +16,7 @@ mod claims;
 #[cfg(feature = "actix")]
 mod extractor;
 mod issuer;
+mod key_set;
 mod keys;
 #[cfg(feature = "resource-server")]
 pub mod resource;
@@ -32,14 +33,13 @@ pub use claims::Claims;
 #[cfg(feature = "actix")]
 pub use extractor::{AuthError, AuthUser};
 pub use issuer::Issuer;
+pub use key_set::{KeySet, NotReady, VerifyConfig, VerifyError};
 pub use keys::{
     load_or_generate_signing_key, load_signing_key, published_jwk_from_pem, KeyError, SigningKey,
 };
 pub use revocations::Revocations;
 pub use secret::Secret;
-pub use verifier::{
-    KeySet, NotReady, RefreshError, RefreshFn, Verifier, VerifyConfig, VerifyError,
-};
+pub use verifier::{RefreshError, RefreshFn, Verifier};
 
 /// Re-export so dependants can name JWK types without their own dependency.
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::testing::*;
-use crate::{Issuer, SigningKey, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use crate::{Alg, Issuer, JwkSet, KeyError, SigningKey, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 
 fn config() -> VerifyConfig {
     VerifyConfig {
