@@ -29,14 +29,18 @@ COPY service-kit/Cargo.toml service-kit/
 COPY auth-service/Cargo.toml auth-service/
 COPY posts-service/Cargo.toml posts-service/
 COPY stack/Cargo.toml stack/
-RUN for crate in shared-claims service-kit auth-service posts-service stack; do \
+COPY test-support/Cargo.toml test-support/
+COPY examples/bookmarks-service/Cargo.toml examples/bookmarks-service/
+# Every workspace member's manifest is needed for the workspace to load.
+RUN for crate in shared-claims service-kit auth-service posts-service stack test-support \
+      examples/bookmarks-service; do \
       mkdir -p "$crate/src" && touch "$crate/src/lib.rs"; \
     done \
  && mkdir -p shared-claims/benches \
  && echo 'fn main() {}' > shared-claims/benches/verify.rs \
- && for bin in auth-service posts-service stack; do echo 'fn main() {}' > "$bin/src/main.rs"; done \
+ && for bin in auth-service posts-service stack examples/bookmarks-service; do echo 'fn main() {}' > "$bin/src/main.rs"; done \
  && cargo build --release --locked -p auth-service -p posts-service \
- && rm -rf shared-claims service-kit auth-service posts-service stack \
+ && rm -rf shared-claims service-kit auth-service posts-service stack test-support examples \
       target/release/.fingerprint/shared-claims-* target/release/.fingerprint/service-kit-* \
       target/release/.fingerprint/auth-service-* target/release/.fingerprint/posts-service-*
 COPY . .
