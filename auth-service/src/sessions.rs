@@ -266,8 +266,10 @@ pub async fn ended_since(state: &AppState, since: Option<i64>) -> Result<EndedSe
 /// Tokens minted outside a session pass. Refusals are [`AuthUser`]'s: 401 `Could not validate
 /// credentials` with `WWW-Authenticate: Bearer`.
 ///
-/// Put it first among a handler's arguments, as [`AuthUser`] would be: a request without a
-/// usable token is refused before anything else is looked at.
+/// Put it first among a handler's arguments, as [`AuthUser`] would be. actix extracts the
+/// arguments together and answers the first error that is ready, so an argument that fails
+/// at once (a bad query or path) can still answer 422 while the session is being looked up,
+/// as it did when the handler checked the session itself.
 #[derive(Debug, Clone)]
 pub struct LiveSession(pub AuthUser);
 

@@ -14,7 +14,7 @@ use crate::db::{DatabaseUrl, DbOptions, DbUrlError};
 /// #[command(mut_arg("bind_addr", |a| a.default_value("127.0.0.1:8001").required(false)))]
 /// #[command(mut_arg("database_url", |a| a.default_value("sqlite://data/auth.db").required(false)))]
 /// ```
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct CommonArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "BIND_ADDR")]
@@ -33,6 +33,18 @@ pub struct CommonArgs {
 
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// Printed with the database password masked (a service's whole settings are `Debug`).
+impl std::fmt::Debug for CommonArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommonArgs")
+            .field("bind_addr", &self.bind_addr)
+            .field("database_url", &crate::db::masked(&self.database_url))
+            .field("pool", &self.pool)
+            .field("server", &self.server)
+            .finish()
+    }
 }
 
 impl CommonArgs {

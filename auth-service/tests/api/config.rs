@@ -305,7 +305,7 @@ n7ikg1aE24xYJcN5
     }
 
     #[test]
-    fn the_settings_print_no_shared_secret() {
+    fn the_settings_print_no_shared_secret_and_no_database_password() {
         use clap::Parser;
         let secret = "a-shared-secret-of-at-least-32-bytes";
         let cli = auth_service::config::Cli::try_parse_from([
@@ -318,6 +318,15 @@ n7ikg1aE24xYJcN5
         .unwrap();
         let shown = format!("{:?}", cli.config);
         assert!(!shown.contains(secret), "{shown}");
+        let cli = auth_service::config::Cli::try_parse_from([
+            "auth-service",
+            "--database-url",
+            "postgres://auth:s3cret-pw@db/auth",
+        ])
+        .unwrap();
+        let shown = format!("{:?}", cli.config);
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains("postgres://auth:***@db/auth"), "{shown}");
         assert!(cli.config.validate().is_ok());
     }
 }

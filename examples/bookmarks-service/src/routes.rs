@@ -30,6 +30,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub struct ApiDoc;
 
+/// The caller and the post of `/bookmarks/{id}`. The id is read once the token has passed:
+/// actix extracts a handler's arguments together, so a `PathId` argument could answer 422
+/// while `AuthUser` still waits for a JWKS fetch (a token with an unknown `kid`).
+struct Bookmarked {
+    user: AuthUser,
+    id: PathId,
+}
+
+impl actix_web::FromRequest for Bookmarked {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        let raw = req.match_info().get("id").unwrap_or_default().to_owned();
+        Box::pin(async move {
+            let user = user.await?;
+            Ok(Bookmarked {
+                user,
+                id: PathId::parse(&raw, "id")?,
+            })
+        })
+    }
+}
+
 /// A bookmarked post.
 #[derive(Debug, Serialize, Queryable, utoipa::ToSchema)]
 pub struct Bookmark {
@@ -58,11 +86,8 @@ async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse
 /// Bookmarks a post (again: no change).
 #[utoipa::path(put, path = "/bookmarks/{id}", params(PathId), security(("bearer" = [])),
     responses((status = 204), (status = 401), (status = 422)))]
-async fn add(
-    user: AuthUser,
-    id: PathId,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+async fn add(bookmark: Bookmarked, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let Bookmarked { user, id } = bookmark;
     let row = (
         bookmarks::user_id.eq(user.id),
         bookmarks::post_id.eq(id.get()),
@@ -85,10 +110,10 @@ async fn add(
 #[utoipa::path(delete, path = "/bookmarks/{id}", params(PathId), security(("bearer" = [])),
     responses((status = 204), (status = 401), (status = 404), (status = 422)))]
 async fn remove(
-    user: AuthUser,
-    id: PathId,
+    bookmark: Bookmarked,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let Bookmarked { user, id } = bookmark;
     let mine = bookmarks::table.find((user.id, id.get()));
     let removed = state
         .db

@@ -105,6 +105,24 @@ service_kit::backend_tests! {
         assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({ "detail": "Could not validate credentials" })));
     }
 
+    async fn a_token_signed_with_an_unknown_key_is_401_before_a_bad_id_is_422(backend) {
+        let app = start(backend).await;
+        // Its `kid` is not in auth's JWKS: the verifier fetches the JWKS again before it
+        // answers, and the bad id must not answer first.
+        let claims = shared_claims::testing::claims_for_testing(1, "mallory@example.com", 60);
+        let forged = shared_claims::testing::encode_for_testing(
+            &claims,
+            &shared_claims::testing::test_signing_key(),
+        );
+        for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+            let (status, body) = app.call(method, "/bookmarks/abc", &forged).await;
+            assert_eq!(
+                (status, body),
+                (StatusCode::UNAUTHORIZED, json!({ "detail": "Could not validate credentials" }))
+            );
+        }
+    }
+
     async fn a_logout_is_honoured_within_three_seconds(backend) {
         let app = start(backend).await;
         let token = app.token("carol@example.com").await;
