@@ -294,8 +294,9 @@ impl Running {
 }
 
 /// The stack's services, bound and serving: the auth service first, then each service that
-/// accepts its tokens (posts), pointed at its JWKS document. A further service is one more
-/// entry in [`Stack::start`].
+/// accepts its tokens (posts), pointed at its JWKS document. Serving and stopping go over
+/// the list; a further service also needs its settings in [`StackConfig`] and its URL in
+/// [`StackUrls`] (docs/ADDING-A-SERVICE.md).
 pub struct Stack {
     pub auth_port: u16,
     pub posts_port: u16,
