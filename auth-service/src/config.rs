@@ -98,7 +98,8 @@ pub struct Config {
     #[arg(long, env = "JWT_ISSUER", default_value = shared_claims::DEFAULT_ISSUER)]
     pub jwt_issuer: String,
 
-    /// `aud` of issued tokens (the service that accepts them).
+    /// `aud` of issued tokens (the service that accepts them); `none`: tokens carry no `aud`,
+    /// so the course app's code (python-jose told no audience) can decode them (with HS256).
     #[arg(long, env = "JWT_AUDIENCE", default_value = shared_claims::DEFAULT_AUDIENCE)]
     pub jwt_audience: String,
 
@@ -125,6 +126,10 @@ pub struct Config {
     #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=10_080))]
     pub login_failure_window_minutes: u64,
+
+    /// The course app's own tokens, accepted on auth's routes during a move from it.
+    #[command(flatten)]
+    pub course: shared_claims::CourseTokenArgs,
 }
 
 impl Config {

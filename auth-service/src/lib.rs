@@ -47,6 +47,9 @@ pub struct AppState {
     pub jwks_max_age: u32,
     pub throttle: Throttle,
     pub sessions: sessions::SessionSettings,
+    /// Whether the course app's own tokens are accepted (`COURSE_TOKEN_SECRET`): then a
+    /// `logout?scope=all` or a password change refuses that user's course tokens from then on.
+    pub course_tokens: bool,
 }
 
 /// The auth service, as the service skeleton sees it.
@@ -92,14 +95,20 @@ impl Service for AuthService {
             config.bcrypt_queue as usize,
             config.bcrypt_cost,
         )?;
-        let verifier = web::Data::new(Verifier::new(
+        let verifier = Verifier::new(
             keys,
             VerifyConfig {
                 issuer: config.jwt_issuer.clone(),
-                audience: config.jwt_audience.clone(),
+                audience: shared_claims::audience_setting(&config.jwt_audience),
                 leeway_seconds: 0,
             },
-        ));
+        );
+        let course = config.course.course_tokens().map_err(StartError::Config)?;
+        let course_tokens = course.is_some();
+        let verifier = web::Data::new(match course {
+            Some(course) => verifier.with_course_tokens(course),
+            None => verifier,
+        });
         let state = web::Data::new(AppState {
             db,
             hasher,
@@ -116,6 +125,7 @@ impl Service for AuthService {
                     config.refresh_reuse_grace_seconds,
                 )),
             },
+            course_tokens,
         });
         Ok(Started::new((state, verifier)))
     }
@@ -190,7 +200,7 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
                 &key,
                 &published,
                 &config.jwt_issuer,
-                &config.jwt_audience,
+                &shared_claims::audience_setting(&config.jwt_audience),
                 ttl,
             )
             .map_err(StartError::key)?;
@@ -210,7 +220,8 @@ fn token_keys(config: &Config) -> Result<(Issuer, KeySet), StartError> {
                 .as_ref()
                 .map_or("", shared_claims::Secret::expose)
                 .as_bytes();
-            let issuer = Issuer::hs256(secret, &config.jwt_issuer, &config.jwt_audience, ttl)
+            let audience = shared_claims::audience_setting(&config.jwt_audience);
+            let issuer = Issuer::hs256(secret, &config.jwt_issuer, &audience, ttl)
                 .map_err(StartError::key)?;
             Ok((issuer, KeySet::hs256(secret).map_err(StartError::key)?))
         }

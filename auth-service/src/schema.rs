@@ -39,6 +39,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    course_token_refusals (user_id) {
+        user_id -> BigInt,
+        since -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);

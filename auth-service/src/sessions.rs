@@ -200,6 +200,9 @@ pub async fn end(state: &AppState, caller: &AuthUser, all: bool) -> Result<(), E
     let now = service_kit::time::now_utc();
     let user_id = caller.id;
     let sid = caller.claims.sid.clone();
+    // A course token cannot be told from the user's other course tokens: logging out with
+    // one refuses them all, as `?scope=all` does.
+    let refuse_course_tokens = state.course_tokens && (all || caller.claims.course_token);
     let ended = state
         .db
         .run(move |conn| {
@@ -209,6 +212,9 @@ pub async fn end(state: &AppState, caller: &AuthUser, all: bool) -> Result<(), E
             };
             if own && all {
                 store::end_sessions_of_user(conn, user_id, None, now)?;
+            }
+            if own && refuse_course_tokens {
+                store::refuse_course_tokens(conn, user_id, now)?;
             }
             Ok::<_, Error>(own)
         })
@@ -232,12 +238,23 @@ pub struct EndedSession {
     pub until: i64,
 }
 
+/// A user whose course tokens (`COURSE_TOKEN_SECRET`) are refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CourseTokensRefused {
+    pub user_id: i64,
+    /// Unix second since when (their `logout?scope=all` or password change).
+    pub since: i64,
+}
+
 /// The feed of ended sessions.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndedSessions {
     /// The server's clock (unix seconds): ask again with `since` a little before it.
     pub now: i64,
     pub ended: Vec<EndedSession>,
+    /// Users whose course tokens are refused since `since` (empty unless
+    /// `COURSE_TOKEN_SECRET` is set): a course token has no session to end.
+    pub course_tokens_refused: Vec<CourseTokensRefused>,
 }
 
 /// Sessions ended since `since` (unix seconds; all when `None`) whose access tokens could
@@ -245,12 +262,27 @@ pub struct EndedSessions {
 pub async fn ended_since(state: &AppState, since: Option<i64>) -> Result<EndedSessions, Error> {
     let since = since.map(unix).transpose()?;
     let now = service_kit::time::now_utc();
-    let rows = state
+    let course_tokens = state.course_tokens;
+    let (rows, refused) = state
         .db
-        .run(move |conn| store::ended_sessions(conn, since, now).map_err(Error::from))
+        .run(move |conn| {
+            let rows = store::ended_sessions(conn, since, now)?;
+            let refused = match course_tokens {
+                true => store::course_token_refusals(conn, since)?,
+                false => Vec::new(),
+            };
+            Ok::<_, Error>((rows, refused))
+        })
         .await?;
     Ok(EndedSessions {
         now: now.and_utc().timestamp(),
+        course_tokens_refused: refused
+            .into_iter()
+            .map(|(user_id, since)| CourseTokensRefused {
+                user_id,
+                since: since.and_utc().timestamp(),
+            })
+            .collect(),
         ended: rows
             .into_iter()
             .map(|(sid, until)| EndedSession {
@@ -290,6 +322,23 @@ impl FromRequest for LiveSession {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let caller = caller.await?;
+            if caller.claims.course_token {
+                // A course token lives while its user has not logged out everywhere or
+                // changed their password since the move.
+                let state = state
+                    .ok_or_else(|| ApiError::internal("LiveSession: no web::Data<AppState>"))?;
+                let user_id = caller.id;
+                let refused = state
+                    .db
+                    .run(move |conn| {
+                        store::course_tokens_refused(conn, user_id).map_err(Error::from)
+                    })
+                    .await?;
+                return match refused {
+                    true => Err(Error::unauthorized()),
+                    false => Ok(LiveSession(caller)),
+                };
+            }
             let Some(sid) = caller.claims.sid.clone() else {
                 return Ok(LiveSession(caller));
             };

@@ -443,3 +443,43 @@ pub fn ended_sessions(
         .select((s::id, s::access_until))
         .load(c))?)
 }
+
+/// Refuses every course token (`COURSE_TOKEN_SECRET`) of `user_id` from `now` on (kept at
+/// the first time it was set).
+pub fn refuse_course_tokens(
+    conn: &mut DbConn,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    use crate::schema::course_token_refusals::dsl as r;
+    with_conn!(conn, |c| diesel::insert_into(r::course_token_refusals)
+        .values((r::user_id.eq(user_id), r::since.eq(now)))
+        .on_conflict(r::user_id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Whether the course tokens of `user_id` are refused.
+pub fn course_tokens_refused(conn: &mut DbConn, user_id: i64) -> Result<bool, DbError> {
+    use crate::schema::course_token_refusals::dsl as r;
+    let found: Option<i64> = with_conn!(conn, |c| r::course_token_refusals
+        .find(user_id)
+        .select(r::user_id)
+        .first(c)
+        .optional())?;
+    Ok(found.is_some())
+}
+
+/// Users whose course tokens were refused at or after `since` (all when `None`).
+pub fn course_token_refusals(
+    conn: &mut DbConn,
+    since: Option<NaiveDateTime>,
+) -> Result<Vec<(i64, NaiveDateTime)>, DbError> {
+    use crate::schema::course_token_refusals::dsl as r;
+    let since = since.unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
+    Ok(with_conn!(conn, |c| r::course_token_refusals
+        .filter(r::since.ge(since))
+        .select((r::user_id, r::since))
+        .load(c))?)
+}

@@ -41,6 +41,7 @@ pub struct Author {
 #[derive(Debug, Clone)]
 pub struct NewAuthor {
     pub id: i64,
+    /// Empty when the token does not say (a course token): a known email is then kept.
     pub email: String,
     /// `None` when the token does not say; a known date is then kept.
     pub created_at: Option<NaiveDateTime>,
@@ -153,7 +154,15 @@ macro_rules! upsert_author {
             authors::email.eq(&author.email),
             authors::created_at.eq(author.created_at),
         ));
-        if author.created_at.is_some() {
+        if author.email.is_empty() {
+            // A course token says only who: the stored row (an imported user) stays as it is.
+            insert
+                .on_conflict(authors::id)
+                .do_update()
+                .set(authors::id.eq(excluded(authors::id)))
+                .returning(Author::as_returning())
+                .get_result($c)
+        } else if author.created_at.is_some() {
             insert
                 .on_conflict(authors::id)
                 .do_update()

@@ -17,7 +17,9 @@ pub struct Claims {
     pub exp: i64,
     /// Issuer.
     pub iss: String,
-    /// Audience.
+    /// Audience; empty (and then absent from the token) when the issuer is configured with
+    /// none (`JWT_AUDIENCE=none`, so the course's own code can decode the token).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub aud: String,
     /// Unique token id (UUID v4).
     pub jti: String,
@@ -29,6 +31,15 @@ pub struct Claims {
     /// the session ends, its tokens are refused before they expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The user id again, as the integer `user_id` claim the course app's tokens carry, so a
+    /// course client that decodes its token for the user id keeps working. Absent in tokens
+    /// issued before it was added (still accepted); when present it must equal `sub`.
+    #[serde(rename = "user_id", default, skip_serializing_if = "Option::is_none")]
+    pub course_user_id: Option<i64>,
+    /// Whether this is the course app's own token (`COURSE_TOKEN_SECRET`), not one of auth's:
+    /// then only `sub`, `user_id` and `exp` say anything (no email, no session).
+    #[serde(skip)]
+    pub course_token: bool,
 }
 
 impl Claims {
@@ -40,5 +51,11 @@ impl Claims {
             return None;
         }
         self.sub.parse().ok()
+    }
+
+    /// Whether the `user_id` claim, when there is one, names the same user as `sub`.
+    pub fn user_id_agrees(&self) -> bool {
+        self.course_user_id
+            .is_none_or(|id| self.user_id() == Some(id))
     }
 }

@@ -117,7 +117,8 @@ impl Issuer {
         }
     }
 
-    /// Signs a token for a user: `sub` = `user_id`, `iat` = `nbf` = now,
+    /// Signs a token for a user: `sub` = `user_id` (and the `user_id` claim, as the course
+    /// app's tokens carry it), `iat` = `nbf` = now,
     /// `exp` = now + ttl, `jti` = random UUID v4. Header carries `alg`, `typ: JWT`
     /// and (EdDSA) the `kid`.
     pub fn issue(
@@ -166,6 +167,8 @@ impl Issuer {
             jti: uuid::Uuid::new_v4().to_string(),
             user_created_at,
             sid: sid.map(str::to_owned),
+            course_user_id: Some(user_id),
+            course_token: false,
         };
         let mut header = Header::new(inner.alg.to_jwt());
         header.kid = inner.kid.clone();

@@ -51,7 +51,7 @@ impl std::fmt::Debug for KeySet {
 pub struct VerifyConfig {
     /// Required `iss` claim.
     pub issuer: String,
-    /// Required `aud` claim.
+    /// Required `aud` claim; empty: tokens must carry none (see [`crate::audience_setting`]).
     pub audience: String,
     /// Clock-skew leeway for `exp`/`nbf`, in seconds.
     pub leeway_seconds: u64,
@@ -287,8 +287,15 @@ impl KeySet {
 
         let leeway = config.leeway_seconds.min(MAX_LEEWAY);
         let mut validation = Validation::new(expected.to_jwt());
-        validation.required_spec_claims = ["exp", "iss", "aud", "sub"]
-            .into_iter()
+        // With no audience configured, `aud` is not required, and a token that names one is
+        // refused (jsonwebtoken refuses any `aud` when it expects none).
+        let required: &[&str] = match config.audience.is_empty() {
+            true => &["exp", "iss", "sub"],
+            false => &["exp", "iss", "aud", "sub"],
+        };
+        validation.required_spec_claims = required
+            .iter()
+            .copied()
             .map(String::from)
             .collect::<HashSet<_>>();
         validation.leeway = leeway;
@@ -296,7 +303,9 @@ impl KeySet {
         validation.validate_nbf = true;
         validation.validate_aud = true;
         validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
+        if !config.audience.is_empty() {
+            validation.set_audience(&[&config.audience]);
+        }
 
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(map_jwt_error)?
@@ -315,6 +324,9 @@ impl KeySet {
             return Err(VerifyError::Invalid(
                 "sub is not a positive integer in canonical form".into(),
             ));
+        }
+        if !claims.user_id_agrees() {
+            return Err(VerifyError::Invalid("user_id differs from sub".into()));
         }
         Ok(claims)
     }

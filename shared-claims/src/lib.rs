@@ -13,6 +13,7 @@
 //! * `testing` (feature `testing`) holds fixed keys and helpers for tests.
 
 mod claims;
+mod course;
 #[cfg(feature = "actix")]
 mod extractor;
 mod issuer;
@@ -30,6 +31,9 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use claims::Claims;
+#[cfg(feature = "cli")]
+pub use course::CourseTokenArgs;
+pub use course::CourseTokens;
 #[cfg(feature = "actix")]
 pub use extractor::{AuthError, AuthUser};
 pub use issuer::Issuer;
@@ -52,6 +56,19 @@ pub const DEFAULT_ISSUER: &str = "auth-service";
 
 /// Default `aud` claim expected by the posts service.
 pub const DEFAULT_AUDIENCE: &str = "posts-service";
+
+/// The audience a `JWT_AUDIENCE` setting names: `none` (any case) or empty means none, so
+/// tokens are issued without `aud` and verifiers require them to carry none (what the course
+/// app's own code, python-jose without an `audience`, can decode); otherwise the setting
+/// itself, trimmed.
+pub fn audience_setting(setting: &str) -> String {
+    let setting = setting.trim();
+    if setting.eq_ignore_ascii_case("none") {
+        String::new()
+    } else {
+        setting.to_owned()
+    }
+}
 
 /// Signing algorithm of a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

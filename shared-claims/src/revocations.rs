@@ -24,6 +24,10 @@ pub struct Revocations {
     loaded: AtomicBool,
     synced_at: Mutex<Option<Instant>>,
     leeway_seconds: i64,
+    /// Users whose course tokens (`COURSE_TOKEN_SECRET`, no session id) are refused, with the
+    /// unix second since when: after a `logout?scope=all` or a password change. Kept while
+    /// the service runs (one entry per such user; course tokens stop at `COURSE_TOKEN_UNTIL`).
+    course_refused: RwLock<HashMap<i64, i64>>,
 }
 
 /// Why [`Revocations::check`] refused a token.
@@ -47,6 +51,50 @@ impl Revocations {
             loaded: AtomicBool::new(false),
             synced_at: Mutex::new(None),
             leeway_seconds: i64::try_from(leeway_seconds).unwrap_or(i64::MAX),
+            course_refused: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a course token of `user_id` may be accepted: not once that user logged out of
+    /// every session or changed their password (a course token has no session or issue time
+    /// to tell an older one from a newer one), and not before the list was loaded once.
+    pub fn check_course_token(&self, user_id: i64) -> Result<(), Refusal> {
+        if !self.loaded.load(Ordering::Acquire) {
+            return Err(Refusal::NotLoaded);
+        }
+        let refused = match self.course_refused.read() {
+            Ok(guard) => guard.contains_key(&user_id),
+            Err(poisoned) => poisoned.into_inner().contains_key(&user_id),
+        };
+        if refused {
+            Err(Refusal::Ended)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Adds users whose course tokens are refused (`(user_id, since)`); call before
+    /// [`Revocations::merge`] of the same poll (which marks the list loaded).
+    pub fn merge_course_refusals(&self, entries: impl IntoIterator<Item = (i64, i64)>) {
+        let mut entries = entries.into_iter().peekable();
+        if entries.peek().is_none() {
+            return;
+        }
+        let mut refused = match self.course_refused.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for (user_id, since) in entries {
+            let entry = refused.entry(user_id).or_insert(since);
+            *entry = (*entry).min(since);
+        }
+    }
+
+    /// Users whose course tokens are refused.
+    pub fn course_refusals(&self) -> usize {
+        match self.course_refused.read() {
+            Ok(guard) => guard.len(),
+            Err(poisoned) => poisoned.into_inner().len(),
         }
     }
 
@@ -133,6 +181,23 @@ impl Revocations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn course_tokens_of_a_refused_user_are_refused_once_loaded() {
+        let r = Revocations::new(0);
+        assert_eq!(r.check_course_token(7), Err(Refusal::NotLoaded));
+        r.merge([], 100);
+        assert_eq!(r.check_course_token(7), Ok(()));
+        r.merge_course_refusals([(7, 90)]);
+        r.merge([], 101);
+        assert_eq!(r.check_course_token(7), Err(Refusal::Ended));
+        assert_eq!(r.check_course_token(8), Ok(()));
+        // Later merges keep the entry (it does not expire with session entries).
+        r.merge([], 10_000);
+        r.merge_course_refusals([(7, 95)]);
+        assert_eq!(r.check_course_token(7), Err(Refusal::Ended));
+        assert_eq!(r.course_refusals(), 1);
+    }
 
     #[test]
     fn tokens_without_a_session_always_pass_and_others_wait_for_the_first_load() {

@@ -80,6 +80,8 @@ pub fn claims_for_testing(user_id: i64, email: &str, ttl_seconds: i64) -> Claims
         jti: uuid::Uuid::new_v4().to_string(),
         user_created_at: None,
         sid: None,
+        course_user_id: Some(user_id),
+        course_token: false,
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 
 use crate::key_set::MAX_LEEWAY;
-use crate::{Claims, KeySet, Revocations, VerifyConfig, VerifyError};
+use crate::{Claims, CourseTokens, KeySet, Revocations, VerifyConfig, VerifyError};
 
 /// Why a key set could not be fetched (the fetcher's own error, kept for the log).
 pub type RefreshError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -53,6 +53,8 @@ pub struct Verifier {
     /// or not).
     revocations: Option<Arc<Revocations>>,
     refreshes: Arc<RefreshCounts>,
+    /// The course app's own tokens, accepted beside auth's during a move from it.
+    course: Option<Arc<CourseTokens>>,
 }
 
 /// Tokens this verifier accepted recently, with the key set that accepted them: a client
@@ -112,7 +114,20 @@ impl Verifier {
             },
             revocations: None,
             refreshes: Arc::default(),
+            course: None,
         }
+    }
+
+    /// Also accepts the course app's own tokens (see [`CourseTokens`]); with revocations,
+    /// those of a user who logged out everywhere or changed their password are refused.
+    pub fn with_course_tokens(mut self, course: Arc<CourseTokens>) -> Self {
+        self.course = Some(course);
+        self
+    }
+
+    /// The course tokens accepted, when they are.
+    pub fn course_tokens(&self) -> Option<&Arc<CourseTokens>> {
+        self.course.as_ref()
     }
 
     /// Refuses tokens of the sessions in `revocations` (see [`Revocations`]).
@@ -153,14 +168,36 @@ impl Verifier {
     fn verify_with(&self, keys: &Arc<KeySet>, token: &str) -> Result<Claims, VerifyError> {
         let claims = match self.verified.get(token, keys, self.config.leeway_seconds) {
             Some(claims) => claims,
-            None => {
-                let claims = keys.verify(token, &self.config).map_err(|e| match e {
-                    VerifyError::UnknownKid(_) if keys.is_empty() => VerifyError::NoKeys,
-                    e => e,
-                })?;
-                self.verified.remember(token, &claims, Arc::clone(keys));
-                claims
-            }
+            None => match keys.verify(token, &self.config) {
+                Ok(claims) => {
+                    self.verified.remember(token, &claims, Arc::clone(keys));
+                    claims
+                }
+                Err(e) => {
+                    let e = match e {
+                        VerifyError::UnknownKid(_) if keys.is_empty() => VerifyError::NoKeys,
+                        e => e,
+                    };
+                    // Not one of auth's: perhaps the course app's (never remembered, so its
+                    // deadline is checked every time).
+                    let Some(course) = &self.course else {
+                        return Err(e);
+                    };
+                    let claims = match course.verify(token, self.config.leeway_seconds) {
+                        Ok(claims) => claims,
+                        Err(course_error) => {
+                            log::debug!("not a course token either: {course_error}");
+                            return Err(e);
+                        }
+                    };
+                    if let Some(revocations) = &self.revocations {
+                        let id = claims.course_user_id.unwrap_or_default();
+                        revocations.check_course_token(id)?;
+                    }
+                    course.record_accepted();
+                    return Ok(claims);
+                }
+            },
         };
         if let Some(revocations) = &self.revocations {
             revocations.check(claims.sid.as_deref())?;

@@ -19,9 +19,13 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics: requests, the database pool, the password hashing queue. For the
 /// operators' scraper only: not in the OpenAPI document, and the gateway does not route it.
-async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
+async fn metrics(
+    metrics: web::Data<Metrics>,
+    state: web::Data<AppState>,
+    verifier: web::Data<shared_claims::Verifier>,
+) -> HttpResponse {
     let hashing = state.hasher.stats();
-    metrics
+    let scrape = metrics
         .scrape()
         .db_pool(state.db.stats())
         .gauge(
@@ -38,6 +42,14 @@ async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> Htt
             "bcrypt_rejections_total",
             "Password hashing jobs refused (503) because the queue was full",
             hashing.rejected,
-        )
-        .response()
+        );
+    match verifier.course_tokens() {
+        Some(course) => scrape.counter(
+            "course_tokens_accepted_total",
+            "The course app's own tokens accepted (COURSE_TOKEN_SECRET, until COURSE_TOKEN_UNTIL)",
+            course.accepted(),
+        ),
+        None => scrape,
+    }
+    .response()
 }

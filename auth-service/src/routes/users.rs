@@ -162,11 +162,16 @@ pub async fn change_password(
     let password_hash = state.hasher.hash(new_password.into_inner()).await?;
     let (id, keep) = (user.id, caller.claims.sid.clone());
     let now = service_kit::time::now_utc();
+    let refuse_course_tokens = state.course_tokens;
     let ended = state
         .db
         .run(move |conn| {
-            store::change_password(conn, id, &password_hash, keep.as_deref(), now)
-                .map_err(Error::from)
+            let ended = store::change_password(conn, id, &password_hash, keep.as_deref(), now)?;
+            // The course tokens of the old password stop too (they cannot be told apart).
+            if refuse_course_tokens {
+                store::refuse_course_tokens(conn, id, now)?;
+            }
+            Ok::<_, Error>(ended)
         })
         .await?;
     log::info!("user {id} changed their password; {ended} other session(s) ended");

@@ -62,6 +62,8 @@ service_kit::backend_tests! {
         for sub in ["-1", "0", "+1", "01", &format!("0{id}"), &format!("+{id}")] {
             let mut claims = claims.clone();
             claims["sub"] = json!(sub);
+            // Without `user_id`, so `sub` alone is judged.
+            claims.as_object_mut().unwrap().remove("user_id");
             let token = signed(&app, json!({ "alg": "EdDSA", "typ": "JWT" }), &claims);
             let (status, detail) = get_user(&app, id, &[&format!("Bearer {token}")]).await;
             assert_eq!((status, detail), (401, json!("Could not validate credentials")), "sub {sub}");

@@ -14,11 +14,12 @@ use shared_claims::testing::{
 
 use crate::helpers::*;
 
-/// A token for Alice with `sub` replaced.
+/// A token for Alice with `sub` replaced (and no `user_id`, so `sub` alone is judged).
 fn token_with_sub(sub: &str) -> String {
     let mut claims =
         serde_json::to_value(claims_for_testing(ALICE, "alice@example.com", 300)).unwrap();
     claims["sub"] = json!(sub);
+    claims.as_object_mut().unwrap().remove("user_id");
     encode_for_testing(&claims, &test_signing_key())
 }
 

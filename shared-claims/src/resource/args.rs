@@ -49,7 +49,8 @@ pub struct ResourceServerArgs {
           default_value = crate::DEFAULT_ISSUER)]
     pub issuer: String,
 
-    /// Required `aud` of tokens.
+    /// Required `aud` of tokens; `none`: tokens must carry no `aud` (auth configured to issue
+    /// course-decodable tokens, see README).
     #[arg(long = "jwt-audience", value_name = "JWT_AUDIENCE", env = "JWT_AUDIENCE",
           default_value = crate::DEFAULT_AUDIENCE)]
     pub audience: String,
@@ -79,12 +80,28 @@ pub struct ResourceServerArgs {
     #[arg(long, env = "JWKS_REFRESH_MIN_SECONDS", default_value_t = 10,
           value_parser = seconds(1..=86_400))]
     pub jwks_refresh_min_seconds: u64,
+
+    /// The course app's own tokens, accepted during a move from it.
+    #[command(flatten)]
+    pub course: crate::CourseTokenArgs,
 }
 
 impl ResourceServerArgs {
     /// Checks what clap cannot: the pairing of algorithm and key source, and the URLs. The
     /// message names the option.
     pub fn validate(&self) -> Result<(), String> {
+        match (
+            &self.course.course_token_secret,
+            self.course.course_token_until,
+        ) {
+            (Some(_), None) => {
+                return Err("COURSE_TOKEN_UNTIL is required with COURSE_TOKEN_SECRET".into())
+            }
+            (None, Some(_)) => {
+                return Err("COURSE_TOKEN_UNTIL is set but COURSE_TOKEN_SECRET is not".into())
+            }
+            _ => {}
+        }
         if let Some(feed) = self.sessions_feed() {
             if !is_http_url(&feed) {
                 return Err(format!(

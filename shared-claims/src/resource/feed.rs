@@ -32,6 +32,15 @@ const STALE_AFTER: Duration = Duration::from_secs(5);
 struct Feed {
     now: i64,
     ended: Vec<Ended>,
+    /// Users whose course tokens are refused (absent from auth services older than it).
+    #[serde(default)]
+    course_tokens_refused: Vec<CourseRefused>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CourseRefused {
+    user_id: i64,
+    since: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +84,11 @@ pub(super) async fn poll(revocations: Arc<Revocations>, client: reqwest::Client,
             Ok(feed) => {
                 let now = chrono::Utc::now().timestamp();
                 let first = !revocations.is_loaded();
+                revocations.merge_course_refusals(
+                    feed.course_tokens_refused
+                        .into_iter()
+                        .map(|r| (r.user_id, r.since)),
+                );
                 revocations.merge(feed.ended.into_iter().map(|e| (e.sid, e.until)), now);
                 since = Some(feed.now - OVERLAP_SECONDS);
                 if first {

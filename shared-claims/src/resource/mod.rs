@@ -157,6 +157,13 @@ pub fn metrics(verifier: &Verifier) -> Vec<(&'static str, &'static str, Sample)>
             Sample::Gauge(verifier.keys().len() as f64),
         ),
     ];
+    if let Some(course) = verifier.course_tokens() {
+        samples.push((
+            "course_tokens_accepted_total",
+            "The course app's own tokens accepted (COURSE_TOKEN_SECRET, until COURSE_TOKEN_UNTIL)",
+            Sample::Counter(course.accepted()),
+        ));
+    }
     if let Some(revocations) = verifier.revocations() {
         samples.push((
             "revocation_list_loaded",
@@ -194,7 +201,7 @@ fn verifier(
 ) -> Result<(web::Data<Verifier>, Vec<BoxFuture<'static, ()>>), ResourceError> {
     let verify = VerifyConfig {
         issuer: args.issuer.clone(),
-        audience: args.audience.clone(),
+        audience: crate::audience_setting(&args.audience),
         leeway_seconds: args.leeway_seconds,
     };
     let mut jwks_client = None;
@@ -246,6 +253,17 @@ fn verifier(
             );
             verifier
         }
+    };
+    let verifier = match args.course.course_tokens().map_err(ResourceError::Config)? {
+        Some(course) => {
+            if verifier.revocations().is_none() {
+                log::warn!(
+                    "course tokens have no session and there is no feed of ended sessions: a logout or a password change does not refuse them here"
+                );
+            }
+            verifier.with_course_tokens(course)
+        }
+        None => verifier,
     };
     let verifier = web::Data::new(verifier);
     if let Some(client) = jwks_client {

@@ -36,6 +36,12 @@ fn without(mut v: Value, key: &str) -> Value {
     v
 }
 
+/// The claims of a token, unchecked.
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
 fn ed_token(claims: &Value) -> String {
     encode_for_testing(claims, &test_signing_key())
 }
@@ -187,7 +193,7 @@ fn rejects_sub_that_is_not_a_positive_integer_in_canonical_form() {
         "",
         "9223372036854775808",
     ] {
-        let token = ed_token(&with(valid_claims(), "sub", json!(sub)));
+        let token = ed_token(&with(without(valid_claims(), "user_id"), "sub", json!(sub)));
         assert!(
             matches!(verify_ed(&token), Err(VerifyError::Invalid(_))),
             "sub {sub:?}"
@@ -195,6 +201,7 @@ fn rejects_sub_that_is_not_a_positive_integer_in_canonical_form() {
     }
     for (sub, id) in [("1", 1), ("10", 10), ("9223372036854775807", i64::MAX)] {
         let token = ed_token(&with(valid_claims(), "sub", json!(sub)));
+        let token = ed_token(&with(claims_of(&token), "user_id", json!(id)));
         assert_eq!(
             verify_ed(&token).unwrap().user_id(),
             Some(id),
@@ -653,4 +660,86 @@ fn ready_once_it_holds_keys_and_the_ended_sessions_it_checks_have_loaded() {
     assert!(!verifier.is_ready());
     revocations.merge([], chrono::Utc::now().timestamp());
     assert!(verifier.is_ready());
+}
+
+#[test]
+fn tokens_carry_user_id_beside_sub_and_tokens_without_it_still_verify() {
+    let issuer = Issuer::hs256(
+        TEST_HS256_SECRET,
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let token = issuer.issue(9, "h@example.com", None).unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["user_id"], json!(9));
+    assert_eq!(claims["sub"], json!("9"));
+    let keys = KeySet::hs256(TEST_HS256_SECRET).unwrap();
+    assert_eq!(
+        keys.verify(&token, &config()).unwrap().course_user_id,
+        Some(9)
+    );
+
+    // Issued before the claim existed (a key-rotation window's older tokens): accepted.
+    let old = verify_ed(&ed_token(&without(valid_claims(), "user_id"))).unwrap();
+    assert_eq!((old.user_id(), old.course_user_id), (Some(42), None));
+    // A user_id naming someone else than sub is refused, whatever its spelling.
+    for other in [json!(43), json!("42"), json!(null), json!(-42)] {
+        let token = ed_token(&with(valid_claims(), "user_id", other.clone()));
+        if other.is_null() {
+            // null reads as absent.
+            assert!(verify_ed(&token).is_ok());
+            continue;
+        }
+        assert!(
+            matches!(verify_ed(&token), Err(VerifyError::Invalid(_))),
+            "user_id {other}"
+        );
+    }
+}
+
+#[test]
+fn with_audience_none_tokens_are_issued_and_required_without_aud() {
+    let no_aud = crate::audience_setting("none");
+    assert_eq!(no_aud, "");
+    assert_eq!(crate::audience_setting(" posts-service "), "posts-service");
+    let issuer = Issuer::hs256(
+        TEST_HS256_SECRET,
+        DEFAULT_ISSUER,
+        &no_aud,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let token = issuer.issue(5, "c@example.com", None).unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert!(claims.get("aud").is_none(), "{claims}");
+    assert_eq!(claims["user_id"], json!(5));
+
+    let keys = KeySet::hs256(TEST_HS256_SECRET).unwrap();
+    let none = VerifyConfig {
+        audience: no_aud,
+        ..config()
+    };
+    assert_eq!(keys.verify(&token, &none).unwrap().user_id(), Some(5));
+    // A verifier expecting an audience refuses it; one expecting none refuses a token with one.
+    assert!(matches!(
+        keys.verify(&token, &config()),
+        Err(VerifyError::Invalid(_))
+    ));
+    let with_aud = Issuer::hs256(
+        TEST_HS256_SECRET,
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::from_secs(60),
+    )
+    .unwrap()
+    .issue(5, "c@example.com", None)
+    .unwrap();
+    assert!(matches!(
+        keys.verify(&with_aud, &none),
+        Err(VerifyError::Invalid(_))
+    ));
 }

@@ -5,6 +5,7 @@ mod binary;
 mod browser;
 mod compose;
 mod compose_stack;
+mod course_tokens;
 mod docs;
 mod ephemeral;
 mod expiry;

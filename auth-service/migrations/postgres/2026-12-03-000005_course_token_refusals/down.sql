@@ -1,0 +1,1 @@
+DROP TABLE course_token_refusals;

@@ -1,0 +1,168 @@
+//! The course app's own access tokens during a move (`COURSE_TOKEN_SECRET`,
+//! `COURSE_TOKEN_UNTIL`): HS256 with the course's secret, `{"user_id", "exp"}`, accepted on
+//! both services until the deadline, refused after it, after the user's `logout?scope=all`
+//! and after a password change, and refused when the option is off.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use service_kit::Backend;
+use shared_claims::Secret;
+use stack::TestStack;
+use test_support::{metric_value, scrape_metrics};
+
+use crate::helpers::PASSWORD;
+
+/// The course's default `SECRET_KEY`.
+const COURSE_SECRET: &str = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
+
+/// A token as the course app's `create_access_token({"user_id": id})` mints it.
+fn course_token(user_id: i64) -> String {
+    let exp = chrono::Utc::now().timestamp() + 30 * 60;
+    shared_claims::testing::encode_hs256_for_testing(
+        &json!({ "user_id": user_id, "exp": exp }),
+        COURSE_SECRET.as_bytes(),
+    )
+}
+
+async fn stack_accepting_until(
+    backend: Backend,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> TestStack {
+    TestStack::builder()
+        .backend(backend)
+        .configure(|c| {
+            if let Some(until) = until {
+                let secret: Secret = COURSE_SECRET.parse().unwrap();
+                c.auth.course.course_token_secret = Some(secret.clone());
+                c.auth.course.course_token_until = Some(until);
+                c.posts.tokens.course.course_token_secret = Some(secret);
+                c.posts.tokens.course.course_token_until = Some(until);
+            }
+        })
+        .start()
+        .await
+}
+
+/// The statuses a token gets on posts (`GET /posts/`) and on auth (`GET /users/me`).
+async fn statuses(stack: &TestStack, token: &str) -> (u16, u16) {
+    let posts = stack
+        .posts()
+        .get("/posts/", Some(token))
+        .await
+        .status()
+        .as_u16();
+    let auth = stack
+        .auth()
+        .get("/users/me", Some(token))
+        .await
+        .status()
+        .as_u16();
+    (posts, auth)
+}
+
+/// Waits (up to 10 s: posts polls auth's feed every second) until posts refuses the token.
+async fn refused_by_posts_soon(stack: &TestStack, token: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if stack.posts().get("/posts/", Some(token)).await.status() == 401 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+service_kit::backend_tests! {
+    async fn course_tokens_work_until_the_deadline_and_stop_at_a_logout_everywhere_or_a_password_change(backend) {
+        let until = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+        let stack = stack_accepting_until(backend, Some(until)).await;
+        let alice = stack.sign_up("alice@example.com", PASSWORD).await;
+        let bob = stack.sign_up("bob@example.com", PASSWORD).await;
+        let carol = stack.sign_up("carol@example.com", PASSWORD).await;
+
+        // Alice writes once with a token of this project (posts learns her email), then with
+        // her course token: both posts are hers and show her email.
+        let own = stack.log_in("alice@example.com", PASSWORD).await;
+        stack.create_post(&own, "first", "a", true).await;
+        let course = course_token(alice);
+        assert_eq!(statuses(&stack, &course).await, (200, 200));
+        let post = stack.create_post(&course, "from the old app", "b", true).await;
+        assert_eq!(post["owner_id"], alice);
+        assert_eq!(post["owner"]["email"], "alice@example.com");
+        let me: Value = stack.auth().get("/users/me", Some(&course)).await.json().await.unwrap();
+        assert_eq!(me["id"], alice);
+        // The course's string spelling of the id works too, as in the course app.
+        let exp = chrono::Utc::now().timestamp() + 600;
+        let as_string = shared_claims::testing::encode_hs256_for_testing(
+            &json!({ "user_id": alice.to_string(), "exp": exp }),
+            COURSE_SECRET.as_bytes(),
+        );
+        assert_eq!(statuses(&stack, &as_string).await, (200, 200));
+        // Counted in /metrics on both services.
+        for api in [stack.posts(), stack.auth()] {
+            let accepted = metric_value(&scrape_metrics(api).await, "course_tokens_accepted_total");
+            assert!(accepted.is_some_and(|n| n >= 1.0), "{accepted:?}");
+        }
+        // Another secret, an expired one: refused.
+        let forged = shared_claims::testing::encode_hs256_for_testing(
+            &json!({ "user_id": alice, "exp": exp }),
+            &[b'x'; 64],
+        );
+        let expired = shared_claims::testing::encode_hs256_for_testing(
+            &json!({ "user_id": alice, "exp": exp - 3600 }),
+            COURSE_SECRET.as_bytes(),
+        );
+        for token in [&forged, &expired] {
+            assert_eq!(statuses(&stack, token).await, (401, 401));
+        }
+
+        // Alice logs out of every session with a token of this project: her course tokens
+        // are refused on both services from then on; Bob's still work.
+        let resp = stack.auth().request(Method::POST, "/logout?scope=all", Some(&own)).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        assert!(refused_by_posts_soon(&stack, &course).await, "posts refuses alice's course token");
+        assert_eq!(statuses(&stack, &course).await, (401, 401));
+        assert_eq!(statuses(&stack, &course_token(alice)).await, (401, 401), "a fresh one too");
+        let bobs = course_token(bob);
+        assert_eq!(statuses(&stack, &bobs).await, (200, 200));
+
+        // Bob changes his password with his course token: they all stop.
+        let body = json!({ "current_password": PASSWORD, "new_password": "a new password 1" });
+        let resp = stack.auth().send_json(Method::PUT, "/users/me/password", Some(&bobs), &body).await;
+        assert_eq!(resp.status(), 204);
+        assert!(refused_by_posts_soon(&stack, &bobs).await, "posts refuses bob's course token");
+        assert_eq!(statuses(&stack, &bobs).await, (401, 401));
+
+        // Carol logs out with her course token itself: it cannot be told from her others.
+        let carols = course_token(carol);
+        let resp = stack.auth().request(Method::POST, "/logout", Some(&carols)).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        assert!(refused_by_posts_soon(&stack, &carols).await, "posts refuses carol's course token");
+        assert_eq!(statuses(&stack, &course_token(carol)).await, (401, 401));
+        // Her own tokens still work.
+        let hers = stack.log_in("carol@example.com", PASSWORD).await;
+        assert_eq!(statuses(&stack, &hers).await, (200, 200));
+    }
+
+    async fn course_tokens_are_refused_after_the_deadline_and_when_the_option_is_off(backend) {
+        // Accepted while the deadline is ahead, refused once it has passed (same token, same
+        // processes: the deadline is checked on every request).
+        let until = chrono::Utc::now() + chrono::TimeDelta::seconds(8);
+        let stack = stack_accepting_until(backend, Some(until)).await;
+        let alice = stack.sign_up("alice@example.com", PASSWORD).await;
+        let token = course_token(alice);
+        assert_eq!(statuses(&stack, &token).await, (200, 200));
+        let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(100)).await;
+        assert_eq!(statuses(&stack, &token).await, (401, 401));
+        stack.stop().await;
+
+        let stack = stack_accepting_until(backend, None).await;
+        let alice = stack.sign_up("alice@example.com", PASSWORD).await;
+        assert_eq!(statuses(&stack, &course_token(alice)).await, (401, 401));
+        let metrics = scrape_metrics(stack.posts()).await;
+        assert!(!metrics.contains("course_tokens_accepted_total"), "no counter while off");
+    }
+}
