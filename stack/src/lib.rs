@@ -9,6 +9,7 @@
 //!   ephemeral stack in-process, a client, helpers, and tokens minted with the stack's own key.
 
 pub mod ephemeral;
+pub mod import;
 pub mod seed;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -8,6 +8,12 @@ use stack::{base_url, EphemeralStack, Stack, StackConfig};
 #[actix_web::main]
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "import-course")
+    {
+        return import_course().await;
+    }
     let config = match StackConfig::parse().with_service_environment() {
         Ok(config) => config,
         Err(e) => e.exit(),
@@ -22,6 +28,40 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `stack import-course --from postgres://…`: the course app's database into both services'
+/// databases (see `stack::import`). Exit status: 0 done, 1 failed, 2 rows refused under
+/// `--on-invalid stop` (nothing written), 3 stopped by the test hook.
+async fn import_course() -> ExitCode {
+    use stack::import::{self, ImportArgs, ImportError};
+    let args = ImportArgs::parse_from(std::env::args_os().skip(1));
+    service_kit::logging::init();
+    let (auth, posts) = args.targets();
+    if !args.dry_run {
+        if let Err(e) = import::migrate(&auth, &posts).await {
+            eprintln!("stack import-course: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match import::run(&args) {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if report.wrote_nothing && !args.dry_run {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e @ ImportError::Stopped(_)) => {
+            eprintln!("stack import-course: {e}");
+            ExitCode::from(3)
+        }
+        Err(e) => {
+            eprintln!("stack import-course: {e}");
             ExitCode::FAILURE
         }
     }

@@ -13,6 +13,7 @@ mod gateway;
 mod gateway_metrics;
 mod harness;
 mod helpers;
+mod import;
 mod kubernetes;
 mod processes;
 mod rotation;
