@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 
 use crate::domain::{LoginForm, LogoutScope, PasswordChange, RefreshForm, SignUp};
 use crate::routes::{jwks, login, sessions, users};
-use crate::sessions::{EndedSession, EndedSessions, Token};
+use crate::sessions::{CourseTokensRefused, EndedSession, EndedSessions, Token};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,7 +14,7 @@ use crate::sessions::{EndedSession, EndedSessions, Token};
     paths(users::create_user, users::get_user, users::me, users::change_password, login::login,
         sessions::refresh, sessions::logout, sessions::ended_sessions, jwks::jwks),
     components(schemas(users::UserOut, SignUp, PasswordChange, Token, LoginForm,
-        RefreshForm, LogoutScope, EndedSessions, EndedSession, Detail,
+        RefreshForm, LogoutScope, EndedSessions, EndedSession, CourseTokensRefused, Detail,
         ValidationErrors)),
     modifiers(&BearerAuth)
 )]
