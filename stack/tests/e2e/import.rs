@@ -281,3 +281,88 @@ fn an_older_course_revision_without_votes_or_phone_number_is_read_too() {
     assert!(text.contains("posts: 1 read, 1 inserted"), "{text}");
     assert!(text.contains("votes: 0 read"), "{text}");
 }
+
+#[test]
+fn an_import_killed_half_way_completes_when_run_again() {
+    use std::io::BufRead;
+    let Some(course) = TestDatabase::postgres("course_kill") else {
+        return;
+    };
+    fill(&course.url);
+    let (auth, posts) = (
+        TestDatabase::create(Backend::Sqlite, "kill_auth"),
+        TestDatabase::create(Backend::Sqlite, "kill_posts"),
+    );
+    // One row per transaction; killed (SIGKILL) once some users are in.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stack"))
+        .args([
+            "import-course",
+            "--from",
+            &course.url,
+            "--auth-database-url",
+            &auth.url,
+        ])
+        .args([
+            "--posts-database-url",
+            &posts.url,
+            "--on-invalid",
+            "skip",
+            "--batch-size",
+            "1",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        let killed = line == "users: 5/23";
+        seen.push(line);
+        if killed {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    assert!(!child.wait().unwrap().success(), "killed: {seen:?}");
+    let out = import(
+        &course.url,
+        &auth.url,
+        &posts.url,
+        &["--on-invalid", "skip"],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let users = text.lines().find(|l| l.starts_with("users:")).unwrap();
+    let counted: Vec<usize> = users
+        .split(", ")
+        .filter_map(|part| {
+            part.split(' ')
+                .find_map(|w| w.trim_start_matches("users:").trim().parse().ok())
+        })
+        .collect();
+    // 25 read, then inserted + unchanged = the 23 valid users, some of them written before the kill.
+    assert_eq!(counted[0], 25, "{text}");
+    assert_eq!(counted[1] + counted[2], 23, "{text}");
+    assert!(counted[2] >= 5, "the killed run's rows stayed: {text}");
+    assert!(
+        text.contains("posts: 5 read, 3 inserted, 0 unchanged"),
+        "{text}"
+    );
+    let again = stdout(&import(
+        &course.url,
+        &auth.url,
+        &posts.url,
+        &["--on-invalid", "skip"],
+    ));
+    assert!(
+        again.contains("users: 25 read, 0 inserted, 23 unchanged"),
+        "{again}"
+    );
+    assert!(
+        again.contains("votes: 6 read, 0 inserted, 4 unchanged"),
+        "{again}"
+    );
+}
