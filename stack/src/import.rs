@@ -36,8 +36,9 @@ pub enum OnInvalid {
 /// `stack import-course`'s options.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
-    name = "stack import-course",
-    about = "Import a course app's PostgreSQL database"
+    name = "import-course",
+    bin_name = "stack import-course",
+    about = "Import a course app's PostgreSQL database into both services' databases"
 )]
 pub struct ImportArgs {
     /// The course app's database (`postgres://user:pass@host/db`), read only.
@@ -508,6 +509,18 @@ pub async fn migrate(auth_url: &str, posts_url: &str) -> Result<(), ImportError>
 }
 
 impl ImportArgs {
+    /// Refuses a `--from` that is not a PostgreSQL URL (before anything is created).
+    pub fn check_source(&self) -> Result<(), ImportError> {
+        let parsed = DatabaseUrl::parse(&self.from)
+            .map_err(|e| ImportError::Setup(format!("--from: {e}")))?;
+        if parsed.backend() != Backend::Postgres {
+            return Err(ImportError::Setup(
+                "--from: the course app's database is a PostgreSQL URL".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The auth and posts database URLs.
     pub fn targets(&self) -> (String, String) {
         let default = |file: &str| format!("sqlite://{}", self.data_dir.join(file).display());

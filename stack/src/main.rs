@@ -40,6 +40,10 @@ async fn import_course() -> ExitCode {
     use stack::import::{self, ImportArgs, ImportError};
     let args = ImportArgs::parse_from(std::env::args_os().skip(1));
     service_kit::logging::init();
+    if let Err(e) = args.check_source() {
+        eprintln!("stack import-course: {e}");
+        return ExitCode::FAILURE;
+    }
     let (auth, posts) = args.targets();
     if !args.dry_run {
         if let Err(e) = import::migrate(&auth, &posts).await {
