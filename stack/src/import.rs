@@ -223,7 +223,9 @@ fn read_source(url: &str) -> Result<Source, ImportError> {
     let mut conn = DbConn::establish(&parsed)
         .map_err(|e| ImportError::Setup(format!("--from {}: {e}", service_kit::db::masked(url))))?;
     let DbConn::Pg(c) = &mut conn else {
-        unreachable!("a PostgreSQL URL opens a PostgreSQL connection")
+        return Err(ImportError::Setup(
+            "--from: the course app's database is a PostgreSQL URL".into(),
+        ));
     };
     diesel::sql_query("SET default_transaction_read_only = on")
         .execute(c)
