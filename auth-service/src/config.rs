@@ -141,6 +141,12 @@ impl Config {
 
     /// Checks what clap cannot: the pairing of algorithm and secret.
     pub fn validate(&self) -> Result<(), String> {
+        if self.jwt_audience.trim().is_empty() {
+            return Err(
+                "JWT_AUDIENCE is empty: name the audience, or `none` for tokens without one".into(),
+            );
+        }
+        self.course.check()?;
         match self.jwt_algorithm {
             Alg::HS256 => shared_claims::check_hs256_secret(
                 self.jwt_secret.as_ref().map(shared_claims::Secret::expose),

@@ -46,6 +46,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    course_import (id) {
+        id -> Integer,
+        user_ids_below -> BigInt,
+        imported_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);

@@ -255,6 +255,11 @@ pub struct EndedSessions {
     /// Users whose course tokens are refused since `since` (empty unless
     /// `COURSE_TOKEN_SECRET` is set): a course token has no session to end.
     pub course_tokens_refused: Vec<CourseTokensRefused>,
+    /// Course tokens name users below this id (the course app's next user id at the last
+    /// `stack import-course`); absent unless `COURSE_TOKEN_SECRET` is set and an import
+    /// recorded it: then no course token is accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub course_user_ids_below: Option<i64>,
 }
 
 /// Sessions ended since `since` (unix seconds; all when `None`) whose access tokens could
@@ -263,19 +268,23 @@ pub async fn ended_since(state: &AppState, since: Option<i64>) -> Result<EndedSe
     let since = since.map(unix).transpose()?;
     let now = service_kit::time::now_utc();
     let course_tokens = state.course_tokens;
-    let (rows, refused) = state
+    let (rows, refused, below) = state
         .db
         .run(move |conn| {
             let rows = store::ended_sessions(conn, since, now)?;
-            let refused = match course_tokens {
-                true => store::course_token_refusals(conn, since)?,
-                false => Vec::new(),
+            let (refused, below) = match course_tokens {
+                true => (
+                    store::course_token_refusals(conn, since)?,
+                    store::course_user_ids_below(conn)?,
+                ),
+                false => (Vec::new(), None),
             };
-            Ok::<_, Error>((rows, refused))
+            Ok::<_, Error>((rows, refused, below))
         })
         .await?;
     Ok(EndedSessions {
         now: now.and_utc().timestamp(),
+        course_user_ids_below: below,
         course_tokens_refused: refused
             .into_iter()
             .map(|(user_id, since)| CourseTokensRefused {
@@ -328,15 +337,15 @@ impl FromRequest for LiveSession {
                 let state = state
                     .ok_or_else(|| ApiError::internal("LiveSession: no web::Data<AppState>"))?;
                 let user_id = caller.id;
-                let refused = state
+                let accepted = state
                     .db
                     .run(move |conn| {
-                        store::course_tokens_refused(conn, user_id).map_err(Error::from)
+                        store::course_tokens_accepted(conn, user_id).map_err(Error::from)
                     })
                     .await?;
-                return match refused {
-                    true => Err(Error::unauthorized()),
-                    false => Ok(LiveSession(caller)),
+                return match accepted {
+                    true => Ok(LiveSession(caller)),
+                    false => Err(Error::unauthorized()),
                 };
             }
             let Some(sid) = caller.claims.sid.clone() else {

@@ -460,15 +460,35 @@ pub fn refuse_course_tokens(
     Ok(())
 }
 
-/// Whether the course tokens of `user_id` are refused.
-pub fn course_tokens_refused(conn: &mut DbConn, user_id: i64) -> Result<bool, DbError> {
+/// Whether the course tokens of `user_id` are accepted: an import recorded which ids the
+/// course app's users have (below `user_ids_below`), the id is one of them, and that user's
+/// course tokens are not refused (a logout of every session, a password change, a user the
+/// import refused, or one of this project's own users below the bound).
+pub fn course_tokens_accepted(conn: &mut DbConn, user_id: i64) -> Result<bool, DbError> {
     use crate::schema::course_token_refusals::dsl as r;
+    let Some(below) = course_user_ids_below(conn)? else {
+        return Ok(false);
+    };
+    if user_id >= below {
+        return Ok(false);
+    }
     let found: Option<i64> = with_conn!(conn, |c| r::course_token_refusals
         .find(user_id)
         .select(r::user_id)
         .first(c)
         .optional())?;
-    Ok(found.is_some())
+    Ok(found.is_none())
+}
+
+/// The bound `stack import-course` recorded: course tokens name users below it (`None`
+/// before any import: no course token names a user here).
+pub fn course_user_ids_below(conn: &mut DbConn) -> Result<Option<i64>, DbError> {
+    use crate::schema::course_import::dsl as ci;
+    Ok(with_conn!(conn, |c| ci::course_import
+        .find(1)
+        .select(ci::user_ids_below)
+        .first(c)
+        .optional())?)
 }
 
 /// Users whose course tokens were refused at or after `since` (all when `None`).

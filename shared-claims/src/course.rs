@@ -13,6 +13,11 @@ use serde::Deserialize;
 use crate::key_set::MAX_LEEWAY;
 use crate::{Claims, VerifyError};
 
+/// The `SECRET_KEY` the course's tutorial publishes (and its `.env` examples copy): a token
+/// signed with it proves nothing, so it is refused as `COURSE_TOKEN_SECRET`.
+pub const COURSE_TUTORIAL_SECRET_KEY: &str =
+    "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
+
 /// Course tokens and their deadline; counts the ones accepted.
 pub struct CourseTokens {
     key: DecodingKey,
@@ -40,10 +45,19 @@ struct CourseClaims {
 
 impl CourseTokens {
     /// Course tokens signed with `secret` (the course's `SECRET_KEY`), accepted until `until`
-    /// (unix seconds, excluded). The secret must not be empty.
-    pub fn new(secret: &[u8], until: i64) -> Result<CourseTokens, crate::KeyError> {
-        if secret.is_empty() {
-            return Err(crate::KeyError::SecretTooShort { len: 0 });
+    /// (unix seconds, excluded). The secret must be at least [`crate::MIN_SECRET_LEN`] bytes
+    /// and not the course tutorial's published key (anyone could sign tokens with it). The
+    /// message names the option.
+    pub fn new(secret: &[u8], until: i64) -> Result<CourseTokens, String> {
+        if secret.len() < crate::MIN_SECRET_LEN {
+            return Err(format!(
+                "COURSE_TOKEN_SECRET must be at least {} bytes (got {}): a shorter HS256 key can be guessed offline from one token",
+                crate::MIN_SECRET_LEN,
+                secret.len()
+            ));
+        }
+        if secret == COURSE_TUTORIAL_SECRET_KEY.as_bytes() {
+            return Err("COURSE_TOKEN_SECRET is the course tutorial's published SECRET_KEY: anyone can sign a token for any user with it, so its tokens are not accepted (the users log in again)".into());
         }
         Ok(CourseTokens {
             key: DecodingKey::from_secret(secret),
@@ -173,6 +187,18 @@ fn parse_rfc3339(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 
 #[cfg(feature = "cli")]
 impl CourseTokenArgs {
+    /// Checks the settings without logging (what [`Self::course_tokens`] refuses), so a
+    /// service's configuration check stops it before anything starts.
+    pub fn check(&self) -> Result<(), String> {
+        match (&self.course_token_secret, self.course_token_until) {
+            (Some(secret), Some(until)) => {
+                CourseTokens::new(secret.expose().as_bytes(), until.timestamp()).map(|_| ())
+            }
+            (None, None) => Ok(()),
+            _ => self.course_tokens().map(|_| ()),
+        }
+    }
+
     /// The course tokens to accept, when the option is on: both settings, or neither (the
     /// message names the missing one). Logs at warning level while it is on.
     pub fn course_tokens(&self) -> Result<Option<std::sync::Arc<CourseTokens>>, String> {
@@ -185,8 +211,7 @@ impl CourseTokenArgs {
                 Err("COURSE_TOKEN_UNTIL is set but COURSE_TOKEN_SECRET is not".into())
             }
             (Some(secret), Some(until)) => {
-                let tokens = CourseTokens::new(secret.expose().as_bytes(), until.timestamp())
-                    .map_err(|_| "COURSE_TOKEN_SECRET is empty".to_string())?;
+                let tokens = CourseTokens::new(secret.expose().as_bytes(), until.timestamp())?;
                 if chrono::Utc::now() >= until {
                     log::warn!(
                         "COURSE_TOKEN_UNTIL {} has passed: course tokens are refused",
@@ -209,7 +234,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const SECRET: &[u8] = b"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
+    const SECRET: &[u8] = b"a3c1f0e2b4d6a8c0e2f4b6d8a0c2e4f6b8d0a2c4e6f8b0d2a4c6e8f0b2d4a6c8";
 
     fn course_token(claims: serde_json::Value, secret: &[u8]) -> String {
         crate::testing::encode_hs256_for_testing(&claims, secret)
@@ -263,5 +288,9 @@ mod tests {
         let other = course_token(json!({"user_id": 7, "exp": exp}), &[b'x'; 64]);
         assert!(tokens.verify(&other, 0).is_err());
         assert!(CourseTokens::new(b"", future()).is_err());
+        assert!(CourseTokens::new(&[b'k'; 31], future()).is_err());
+        assert!(CourseTokens::new(&[b'k'; 32], future()).is_ok());
+        let tutorial = CourseTokens::new(COURSE_TUTORIAL_SECRET_KEY.as_bytes(), future());
+        assert!(tutorial.unwrap_err().contains("published"));
     }
 }

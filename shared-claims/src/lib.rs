@@ -34,6 +34,7 @@ pub use claims::Claims;
 #[cfg(feature = "cli")]
 pub use course::CourseTokenArgs;
 pub use course::CourseTokens;
+pub use course::COURSE_TUTORIAL_SECRET_KEY;
 #[cfg(feature = "actix")]
 pub use extractor::{AuthError, AuthUser};
 pub use issuer::Issuer;

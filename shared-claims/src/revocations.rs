@@ -9,7 +9,7 @@
 //! token lifetime.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,10 @@ pub struct Revocations {
     /// unix second since when: after a `logout?scope=all` or a password change. Kept while
     /// the service runs (one entry per such user; course tokens stop at `COURSE_TOKEN_UNTIL`).
     course_refused: RwLock<HashMap<i64, i64>>,
+    /// Course tokens name users below this id, as `stack import-course` recorded it in auth's
+    /// database (0 until the feed says: no course token is accepted). This project's own
+    /// users have ids past it, so a course token cannot name one of them.
+    course_below: AtomicI64,
 }
 
 /// Why [`Revocations::check`] refused a token.
@@ -52,15 +56,28 @@ impl Revocations {
             synced_at: Mutex::new(None),
             leeway_seconds: i64::try_from(leeway_seconds).unwrap_or(i64::MAX),
             course_refused: RwLock::new(HashMap::new()),
+            course_below: AtomicI64::new(0),
         }
     }
 
-    /// Whether a course token of `user_id` may be accepted: not once that user logged out of
-    /// every session or changed their password (a course token has no session or issue time
-    /// to tell an older one from a newer one), and not before the list was loaded once.
+    /// Sets the bound below which course tokens name users (from the feed; `None`: no import
+    /// recorded, no course token accepted).
+    pub fn set_course_user_ids_below(&self, below: Option<i64>) {
+        self.course_below
+            .store(below.unwrap_or(0).max(0), Ordering::Release);
+    }
+
+    /// Whether a course token of `user_id` may be accepted: only for the course app's user
+    /// ids (below the bound the last import recorded; none before one), not once that user
+    /// logged out of every session or changed their password (a course token has no session
+    /// or issue time to tell an older one from a newer one), and not before the list was
+    /// loaded once.
     pub fn check_course_token(&self, user_id: i64) -> Result<(), Refusal> {
         if !self.loaded.load(Ordering::Acquire) {
             return Err(Refusal::NotLoaded);
+        }
+        if user_id >= self.course_below.load(Ordering::Acquire) {
+            return Err(Refusal::Ended);
         }
         let refused = match self.course_refused.read() {
             Ok(guard) => guard.contains_key(&user_id),
@@ -187,7 +204,13 @@ mod tests {
         let r = Revocations::new(0);
         assert_eq!(r.check_course_token(7), Err(Refusal::NotLoaded));
         r.merge([], 100);
+        // No import recorded: no course token names a user here.
+        assert_eq!(r.check_course_token(7), Err(Refusal::Ended));
+        r.set_course_user_ids_below(Some(50));
         assert_eq!(r.check_course_token(7), Ok(()));
+        // Ids from the bound on are this project's own users.
+        assert_eq!(r.check_course_token(50), Err(Refusal::Ended));
+        assert_eq!(r.check_course_token(100_050), Err(Refusal::Ended));
         r.merge_course_refusals([(7, 90)]);
         r.merge([], 101);
         assert_eq!(r.check_course_token(7), Err(Refusal::Ended));

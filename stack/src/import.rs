@@ -62,6 +62,11 @@ pub struct ImportArgs {
     /// Rows per transaction.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
+    /// New users and posts of this project get ids from the course app's next id plus this
+    /// margin on, so the old app can keep signing users up and taking posts (rows a later
+    /// import brings over) until the switch without their ids meeting this project's own.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(i64).range(0..=1_000_000_000))]
+    pub id_margin: i64,
     /// Test hook: stop (exit status 3) after writing this many batches, as a killed run would.
     #[arg(long, hide = true)]
     pub stop_after_batches: Option<u32>,
@@ -94,6 +99,11 @@ pub struct Report {
     pub refused: Vec<Refused>,
     /// Whether nothing was written (a dry run, or refused rows under `stop`).
     pub wrote_nothing: bool,
+    /// Rows a write would insert (new to the targets), per table: users, posts, votes.
+    pub new_rows: [usize; 3],
+    /// Course tokens name users below this id (the course app's next user id), recorded in
+    /// auth's database by a run that wrote.
+    pub course_user_ids_below: Option<i64>,
 }
 
 /// Why a run failed.
@@ -180,18 +190,34 @@ struct Post {
     created_at: NaiveDateTime,
 }
 
-/// Whether `hash` is a bcrypt hash as passlib writes it (`$2b$12$` + 53 characters; `$2a$`
-/// and `$2y$` too), which the auth service verifies as is.
-fn is_bcrypt_hash(hash: &str) -> bool {
+/// The highest bcrypt cost a hash may carry: each login with a cost-16 hash would hold a
+/// bcrypt thread for seconds (passlib's default is 12).
+const MAX_BCRYPT_COST: u32 = 15;
+
+/// Why `hash` is not a bcrypt hash as passlib writes it (`$2b$12$` + 53 characters; `$2a$`
+/// and `$2y$` too) that the auth service verifies as is, with a cost of 4 to
+/// [`MAX_BCRYPT_COST`].
+fn bcrypt_hash_problem(hash: &str) -> Option<String> {
     let b = hash.as_bytes();
-    hash.len() == 60
+    let shaped = hash.len() == 60
         && (hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
         && b[4].is_ascii_digit()
         && b[5].is_ascii_digit()
         && b[6] == b'$'
         && b[7..]
             .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/')
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/');
+    if !shaped {
+        return Some("password is not a bcrypt hash".into());
+    }
+    let cost = u32::from(b[4] - b'0') * 10 + u32::from(b[5] - b'0');
+    match cost {
+        4..=MAX_BCRYPT_COST => None,
+        0..=3 => Some(format!("bcrypt cost {cost} is below bcrypt's minimum of 4")),
+        _ => Some(format!(
+            "bcrypt cost {cost} is above {MAX_BCRYPT_COST}: each login would take seconds"
+        )),
+    }
 }
 
 /// What a course revision's schema has.
@@ -209,8 +235,28 @@ impl Schema {
     }
 }
 
-/// The rows of the course database.
-type Source = (Vec<CourseUser>, Vec<CoursePost>, Vec<CourseVote>);
+/// The rows of the course database, and its next ids.
+type Source = (Vec<CourseUser>, Vec<CoursePost>, Vec<CourseVote>, NextIds);
+
+/// The course database's next ids: past every id it ever gave (the largest id, and the
+/// sequence's last value), so also past rows deleted since.
+#[derive(Debug, Clone, Copy)]
+struct NextIds {
+    users: i64,
+    posts: i64,
+}
+
+#[derive(QueryableByName)]
+struct Sequence {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    seq: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct LastValue {
+    #[diesel(sql_type = BigInt)]
+    last_value: i64,
+}
 
 /// Reads the course database, read only.
 fn read_source(url: &str) -> Result<Source, ImportError> {
@@ -280,7 +326,30 @@ fn read_source(url: &str) -> Result<Source, ImportError> {
             } else {
                 Vec::new()
             };
-            Ok((users, posts, votes))
+            // Past every id the table ever gave: its largest, and its sequence's last value.
+            let mut next_id = |table: &str, largest: Option<i64>| -> QueryResult<i64> {
+                let mut next = largest.map_or(1, |id| id.saturating_add(1));
+                if schema.has_table(table) {
+                    let seq: Sequence = diesel::sql_query(format!(
+                        "SELECT pg_get_serial_sequence('{table}', 'id') AS seq"
+                    ))
+                    .get_result(c)?;
+                    if let Some(seq) = seq.seq {
+                        // The name comes quoted as needed from PostgreSQL itself.
+                        let last: LastValue = diesel::sql_query(format!(
+                            "SELECT last_value::bigint AS last_value FROM {seq}"
+                        ))
+                        .get_result(c)?;
+                        next = next.max(last.last_value.saturating_add(1));
+                    }
+                }
+                Ok(next)
+            };
+            let next_ids = NextIds {
+                users: next_id("users", users.last().map(|u: &CourseUser| u.id))?,
+                posts: next_id("posts", posts.iter().map(|p: &CoursePost| p.id).max())?,
+            };
+            Ok((users, posts, votes, next_ids))
         })
         .map_err(db("reading the course database"))
 }
@@ -313,12 +382,8 @@ fn check(
                 continue;
             }
         };
-        if !is_bcrypt_hash(&u.password) {
-            refuse(
-                "users",
-                u.id.to_string(),
-                "password is not a bcrypt hash".into(),
-            );
+        if let Some(problem) = bcrypt_hash_problem(&u.password) {
+            refuse("users", u.id.to_string(), problem);
             continue;
         }
         if let Some(other) = keys.get(email.key()) {
@@ -475,20 +540,6 @@ macro_rules! write_batches {
     }};
 }
 
-/// Sets a PostgreSQL sequence past the largest id of its table.
-fn set_sequence(conn: &mut DbConn, table: &str) -> Result<(), ImportError> {
-    if let DbConn::Pg(c) = conn {
-        diesel::sql_query(format!(
-            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-             GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1), \
-             (SELECT COUNT(*) > 0 FROM {table}))"
-        ))
-        .execute(c)
-        .map_err(db(format!("setting the sequence of {table}")))?;
-    }
-    Ok(())
-}
-
 /// Applies the services' migrations to their databases.
 pub async fn migrate(auth_url: &str, posts_url: &str) -> Result<(), ImportError> {
     let options = |url: &str, option: &str| -> Result<service_kit::db::DbOptions, ImportError> {
@@ -537,22 +588,315 @@ impl ImportArgs {
     }
 }
 
-/// Reads, checks and (unless a dry run, or refused rows under `stop`) writes. The targets'
-/// migrations must have been applied ([`migrate`]).
+/// Ids looked up in the targets per query.
+const LOOKUP_CHUNK: usize = 1000;
+
+/// Compares the checked users with auth's: the same id with the same email is this row (an
+/// earlier run's); an id or an email that is another account's is refused, with the user's
+/// posts and votes. Returns the users to write and how many of them are new.
+fn compare_users(
+    auth: Option<&mut DbConn>,
+    users: Vec<User>,
+    report: &mut Report,
+) -> Result<(Vec<User>, usize), ImportError> {
+    use auth_service::schema::users as t;
+    use std::collections::HashMap;
+    let Some(auth) = auth else {
+        let new = users.len();
+        return Ok((users, new));
+    };
+    let mut kept = Vec::with_capacity(users.len());
+    let mut new = 0;
+    for chunk in users.chunks(LOOKUP_CHUNK) {
+        let ids: Vec<i64> = chunk.iter().map(|u| u.id).collect();
+        let keys: Vec<&str> = chunk.iter().map(|u| u.email_key.as_str()).collect();
+        let by_id: HashMap<i64, String> = with_conn!(&mut *auth, |c| t::table
+            .filter(t::id.eq_any(&ids))
+            .select((t::id, t::email_key))
+            .load::<(i64, String)>(c))
+        .map_err(db("reading auth's users"))?
+        .into_iter()
+        .collect();
+        let by_key: HashMap<String, i64> = with_conn!(&mut *auth, |c| t::table
+            .filter(t::email_key.eq_any(&keys))
+            .select((t::email_key, t::id))
+            .load::<(String, i64)>(c))
+        .map_err(db("reading auth's users"))?
+        .into_iter()
+        .collect();
+        for u in chunk {
+            let refusal = match (by_id.get(&u.id), by_key.get(&u.email_key)) {
+                (Some(key), _) if *key == u.email_key => None,
+                (Some(_), _) => Some("id already taken here by another account".to_string()),
+                (None, Some(other)) => Some(format!("{:?} is already user {other} here", u.email)),
+                (None, None) => {
+                    new += 1;
+                    None
+                }
+            };
+            match refusal {
+                Some(reason) => {
+                    report.users.refused += 1;
+                    report.refused.push(Refused {
+                        table: "users",
+                        id: u.id.to_string(),
+                        reason,
+                    });
+                }
+                None => kept.push(User {
+                    id: u.id,
+                    email: u.email.clone(),
+                    email_key: u.email_key.clone(),
+                    password_hash: u.password_hash.clone(),
+                    created_at: u.created_at,
+                }),
+            }
+        }
+    }
+    Ok((kept, new))
+}
+
+/// Compares the checked posts with posts': a post whose owner was refused is refused; the
+/// same id with the same owner and title is this post (an earlier run's); an id that is
+/// another post's is refused (its votes would land on the wrong post). Returns the posts to
+/// write and how many of them are new.
+fn compare_posts(
+    posts_db: Option<&mut DbConn>,
+    posts: Vec<Post>,
+    owners: &std::collections::HashSet<i64>,
+    report: &mut Report,
+) -> Result<(Vec<Post>, usize), ImportError> {
+    use posts_service::schema::posts as t;
+    use std::collections::HashMap;
+    let refuse = |report: &mut Report, id: i64, reason: String| {
+        report.posts.refused += 1;
+        report.refused.push(Refused {
+            table: "posts",
+            id: id.to_string(),
+            reason,
+        });
+    };
+    let posts: Vec<Post> = posts
+        .into_iter()
+        .filter(|p| {
+            let ok = owners.contains(&p.owner_id);
+            if !ok {
+                refuse(
+                    report,
+                    p.id,
+                    format!("owner {} is not imported", p.owner_id),
+                );
+            }
+            ok
+        })
+        .collect();
+    let Some(posts_db) = posts_db else {
+        let new = posts.len();
+        return Ok((posts, new));
+    };
+    let mut kept = Vec::with_capacity(posts.len());
+    let mut new = 0;
+    let mut posts = posts.into_iter().peekable();
+    while posts.peek().is_some() {
+        let chunk: Vec<Post> = posts.by_ref().take(LOOKUP_CHUNK).collect();
+        let ids: Vec<i64> = chunk.iter().map(|p| p.id).collect();
+        let here: HashMap<i64, (i64, String)> = with_conn!(&mut *posts_db, |c| t::table
+            .filter(t::id.eq_any(&ids))
+            .select((t::id, t::owner_id, t::title))
+            .load::<(i64, i64, String)>(c))
+        .map_err(db("reading posts' posts"))?
+        .into_iter()
+        .map(|(id, owner, title)| (id, (owner, title)))
+        .collect();
+        for p in chunk {
+            match here.get(&p.id) {
+                Some((owner, title)) if *owner == p.owner_id && *title == p.title => kept.push(p),
+                Some((owner, _)) => refuse(
+                    report,
+                    p.id,
+                    format!("id already taken here by another post (user {owner}'s)"),
+                ),
+                None => {
+                    new += 1;
+                    kept.push(p);
+                }
+            }
+        }
+    }
+    Ok((kept, new))
+}
+
+/// Opens a target to compare with in a dry run, which must not create or migrate it: a
+/// SQLite file that does not exist yet, or a database without the services' tables, holds
+/// nothing.
+fn open_to_compare(url: &str, option: &str, table: &str) -> Result<Option<DbConn>, ImportError> {
+    let parsed =
+        DatabaseUrl::parse(url).map_err(|e| ImportError::Setup(format!("{option}: {e}")))?;
+    if parsed.backend() == Backend::Sqlite && !std::path::Path::new(parsed.sqlite_path()).exists() {
+        return Ok(None);
+    }
+    let mut conn = open(url, option)?;
+    let probe = diesel::sql_query(format!("SELECT 1 FROM {table} WHERE 1 = 0"));
+    match with_conn!(&mut conn, |c| probe.execute(c)) {
+        Ok(_) => Ok(Some(conn)),
+        Err(e) => {
+            log::info!("{option}: no {table} table yet ({e}): compared with nothing");
+            Ok(None)
+        }
+    }
+}
+
+/// Records in auth's database which user ids course tokens may name: those below the course
+/// app's next user id (kept if an earlier run recorded more). Every id below it that is not a
+/// user this import brought over (one it refused, or an account of this project's own) gets
+/// its course tokens refused, and this project's next user id is moved past it plus
+/// `margin`. One transaction.
+fn record_course_users(
+    auth: &mut DbConn,
+    next_user_id: i64,
+    imported: &std::collections::HashSet<i64>,
+    refused_ids: &[i64],
+    margin: i64,
+) -> Result<i64, ImportError> {
+    use auth_service::schema::{course_import as ci, course_token_refusals as r, users as u};
+    let now = service_kit::time::now_utc();
+    with_conn!(auth, |c| c.transaction(|c| {
+        let recorded: Option<i64> = ci::table
+            .find(1)
+            .select(ci::user_ids_below)
+            .first(c)
+            .optional()?;
+        let below = recorded.unwrap_or(0).max(next_user_id);
+        let others: Vec<i64> = u::table
+            .filter(u::id.lt(below))
+            .select(u::id)
+            .load::<i64>(c)?
+            .into_iter()
+            .filter(|id| !imported.contains(id))
+            .collect();
+        let refusals: Vec<_> = others
+            .iter()
+            .chain(refused_ids.iter().filter(|id| **id < below))
+            .map(|id| (r::user_id.eq(*id), r::since.eq(now)))
+            .collect();
+        for batch in refusals.chunks(LOOKUP_CHUNK) {
+            diesel::insert_into(r::table)
+                .values(batch)
+                .on_conflict_do_nothing()
+                .execute(c)?;
+        }
+        diesel::insert_into(ci::table)
+            .values((
+                ci::id.eq(1),
+                ci::user_ids_below.eq(below),
+                ci::imported_at.eq(now),
+            ))
+            .on_conflict(ci::id)
+            .do_update()
+            .set((ci::user_ids_below.eq(below), ci::imported_at.eq(now)))
+            .execute(c)?;
+        QueryResult::Ok(below)
+    }))
+    .map_err(db("recording the course's user ids"))
+    .and_then(|below| {
+        set_sequence_at_least(
+            auth,
+            "users",
+            below.saturating_sub(1).saturating_add(margin),
+        )?;
+        Ok(below)
+    })
+}
+
+/// Moves the next id of `table` past `at_least` (and past its largest id).
+fn set_sequence_at_least(conn: &mut DbConn, table: &str, at_least: i64) -> Result<(), ImportError> {
+    let result = match conn {
+        DbConn::Pg(c) => diesel::sql_query(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+             GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), $1, 1), true)"
+        ))
+        .bind::<BigInt, _>(at_least)
+        .execute(c),
+        // AUTOINCREMENT: the next id is past both the largest id and sqlite_sequence's.
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT ?1, ?2 \
+             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?1)",
+        )
+        .bind::<Text, _>(table)
+        .bind::<BigInt, _>(at_least)
+        .execute(c)
+        .and_then(|_| {
+            diesel::sql_query("UPDATE sqlite_sequence SET seq = MAX(seq, ?2) WHERE name = ?1")
+                .bind::<Text, _>(table)
+                .bind::<BigInt, _>(at_least)
+                .execute(c)
+        }),
+    };
+    result
+        .map(|_| ())
+        .map_err(db(format!("setting the next id of {table}")))
+}
+
+/// Reads, checks, compares with the targets and (unless a dry run, or refused rows under
+/// `stop`) writes. The targets' migrations must have been applied ([`migrate`]) unless a dry
+/// run.
 pub fn run(args: &ImportArgs) -> Result<Report, ImportError> {
     use auth_service::schema::users;
     use posts_service::schema::{authors, posts, votes};
+    use std::collections::HashSet;
 
     let mut report = Report::default();
-    let (users_in, posts_in, votes_in) = read_source(&args.from)?;
+    let (users_in, posts_in, votes_in, next_ids) = read_source(&args.from)?;
+    let source_user_ids: Vec<i64> = users_in.iter().map(|u| u.id).collect();
     let (users_ok, posts_ok, votes_ok) = check(users_in, posts_in, votes_in, &mut report);
+    let (auth_url, posts_url) = args.targets();
+    let (mut auth, mut posts_db) = match args.dry_run {
+        true => (
+            open_to_compare(&auth_url, "AUTH_DATABASE_URL", "users")?,
+            open_to_compare(&posts_url, "POSTS_DATABASE_URL", "posts")?,
+        ),
+        false => (
+            Some(open(&auth_url, "AUTH_DATABASE_URL")?),
+            Some(open(&posts_url, "POSTS_DATABASE_URL")?),
+        ),
+    };
+
+    // What the targets already hold: conflicts are refused rows like any other, so `stop`
+    // and `--dry-run` see them before anything is written.
+    let (users_ok, new_users) = compare_users(auth.as_mut(), users_ok, &mut report)?;
+    let owners: HashSet<i64> = users_ok.iter().map(|u| u.id).collect();
+    let (posts_ok, new_posts) = compare_posts(posts_db.as_mut(), posts_ok, &owners, &mut report)?;
+    let post_ids: HashSet<i64> = posts_ok.iter().map(|p| p.id).collect();
+    let mut votes_kept = Vec::with_capacity(votes_ok.len());
+    for (post_id, user_id) in votes_ok {
+        let reason = if !post_ids.contains(&post_id) {
+            format!("post {post_id} is not imported")
+        } else if !owners.contains(&user_id) {
+            format!("user {user_id} is not imported")
+        } else {
+            votes_kept.push((post_id, user_id));
+            continue;
+        };
+        report.votes.refused += 1;
+        report.refused.push(Refused {
+            table: "votes",
+            id: format!("{post_id}/{user_id}"),
+            reason,
+        });
+    }
+    let votes_ok = votes_kept;
+    report.new_rows = [new_users, new_posts, 0];
+    report.users.unchanged = users_ok.len() - new_users;
+    report.posts.unchanged = posts_ok.len() - new_posts;
     if args.dry_run || (args.on_invalid == OnInvalid::Stop && !report.refused.is_empty()) {
         report.wrote_nothing = true;
         return Ok(report);
     }
-    let (auth_url, posts_url) = args.targets();
-    let mut auth = open(&auth_url, "AUTH_DATABASE_URL")?;
-    let mut posts_db = open(&posts_url, "POSTS_DATABASE_URL")?;
+    let (Some(mut auth), Some(mut posts_db)) = (auth.take(), posts_db.take()) else {
+        return Err(ImportError::Setup("the targets are not open".into()));
+    };
+    report.users.unchanged = 0;
+    report.posts.unchanged = 0;
     let progress = Progress {
         terminal: std::io::stderr().is_terminal(),
     };
@@ -562,8 +906,6 @@ pub fn run(args: &ImportArgs) -> Result<Report, ImportError> {
     };
     let size = args.batch_size as usize;
 
-    // A user already here under another id with that email is reported, not overwritten.
-    let mut taken = Vec::new();
     write_batches!(
         &mut auth,
         "users",
@@ -585,28 +927,47 @@ pub fn run(args: &ImportArgs) -> Result<Report, ImportError> {
                 .execute(c)
         }
     );
-    for u in &users_ok {
-        let here: Option<i64> = with_conn!(&mut auth, |c| users::table
-            .filter(users::email_key.eq(&u.email_key))
-            .select(users::id)
-            .first(c)
-            .optional())
-        .map_err(db("checking users"))?;
-        if here != Some(u.id) {
-            taken.push(u.id);
-            report.refused.push(Refused {
-                table: "users",
-                id: u.id.to_string(),
-                reason: match here {
-                    Some(other) => format!("{:?} is already user {other} here", u.email),
-                    None => "id already taken here by another account".into(),
-                },
-            });
+    // A sign-up that took an id or an email between the comparison and the write: reported,
+    // not overwritten.
+    let mut taken = HashSet::new();
+    for chunk in users_ok.chunks(LOOKUP_CHUNK) {
+        let keys: Vec<&str> = chunk.iter().map(|u| u.email_key.as_str()).collect();
+        let here: std::collections::HashMap<String, i64> = with_conn!(&mut auth, |c| users::table
+            .filter(users::email_key.eq_any(&keys))
+            .select((users::email_key, users::id))
+            .load::<(String, i64)>(c))
+        .map_err(db("checking users"))?
+        .into_iter()
+        .collect();
+        for u in chunk {
+            let at = here.get(&u.email_key).copied();
+            if at != Some(u.id) {
+                taken.insert(u.id);
+                report.refused.push(Refused {
+                    table: "users",
+                    id: u.id.to_string(),
+                    reason: match at {
+                        Some(other) => format!("{:?} is already user {other} here", u.email),
+                        None => "id already taken here by another account".into(),
+                    },
+                });
+            }
         }
     }
     report.users.unchanged -= taken.len();
     report.users.refused += taken.len();
-    set_sequence(&mut auth, "users")?;
+    let imported: HashSet<i64> = owners.difference(&taken).copied().collect();
+    let refused_ids: Vec<i64> = source_user_ids
+        .into_iter()
+        .filter(|id| !imported.contains(id))
+        .collect();
+    report.course_user_ids_below = Some(record_course_users(
+        &mut auth,
+        next_ids.users,
+        &imported,
+        &refused_ids,
+        args.id_margin,
+    )?);
 
     let authors: Vec<&User> = users_ok.iter().filter(|u| !taken.contains(&u.id)).collect();
     let mut author_counts = Counts::default();
@@ -661,7 +1022,15 @@ pub fn run(args: &ImportArgs) -> Result<Report, ImportError> {
                 .execute(c)
         }
     );
-    set_sequence(&mut posts_db, "posts")?;
+    // As for users: posts written here meanwhile do not take ids the old app gives.
+    set_sequence_at_least(
+        &mut posts_db,
+        "posts",
+        next_ids
+            .posts
+            .saturating_sub(1)
+            .saturating_add(args.id_margin),
+    )?;
     let votes_ok: Vec<&(i64, i64)> = votes_ok
         .iter()
         .filter(|(_, u)| !taken.contains(u))
@@ -702,8 +1071,46 @@ impl Report {
             ));
         }
         if self.wrote_nothing {
-            out.push_str("nothing written\n");
+            let [users, posts, _] = self.new_rows;
+            out.push_str(&format!(
+                "nothing written (new here: {users} user(s), {posts} post(s))\n"
+            ));
+        }
+        if let Some(below) = self.course_user_ids_below {
+            out.push_str(&format!(
+                "course tokens name the users below id {below} (COURSE_TOKEN_SECRET)\n"
+            ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bcrypt_hash_problem;
+
+    #[test]
+    fn bcrypt_hashes_are_taken_at_the_costs_a_login_can_afford() {
+        let salt_and_hash = "LQv3c1yqBWVHxkd0LHAkCOYz6TtxMQJqhN8/LewY5GyYIr5lA5j3a";
+        for version in ["2a", "2b", "2y"] {
+            for cost in ["04", "12", "15"] {
+                let hash = format!("${version}${cost}${salt_and_hash}");
+                assert_eq!(bcrypt_hash_problem(&hash), None, "{hash}");
+            }
+        }
+        for (hash, problem) in [
+            (format!("$2b$03${salt_and_hash}"), "below"),
+            (format!("$2b$16${salt_and_hash}"), "above 15"),
+            (format!("$2b$31${salt_and_hash}"), "above 15"),
+            (format!("$2x$12${salt_and_hash}"), "not a bcrypt hash"),
+            (
+                format!("$2b$12${}", &salt_and_hash[1..]),
+                "not a bcrypt hash",
+            ),
+            ("password123".to_string(), "not a bcrypt hash"),
+        ] {
+            let got = bcrypt_hash_problem(&hash).unwrap_or_default();
+            assert!(got.contains(problem), "{hash}: {got}");
+        }
     }
 }

@@ -60,7 +60,7 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
 fn migrate_applies_the_migrations_once_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/auth.db", dir.path().display());
-    for expected in ["5 migration(s) applied", "0 migration(s) applied"] {
+    for expected in ["6 migration(s) applied", "0 migration(s) applied"] {
         let out = auth_service()
             .args(["migrate"])
             .env("DATABASE_URL", &url)
@@ -151,6 +151,36 @@ fn database_urls_the_service_cannot_use_stop_it_at_start_naming_the_problem() {
     for (url, problem) in test_support::UNUSABLE_DATABASE_URLS {
         let left = assert_refused(&[("DATABASE_URL", url)], "DATABASE_URL", problem);
         assert!(left.is_empty(), "{url}: created {left:?}");
+    }
+}
+
+#[test]
+fn course_and_audience_settings_that_would_weaken_tokens_stop_start_up() {
+    let until = ("COURSE_TOKEN_UNTIL", "2099-01-01T00:00:00Z");
+    for (vars, option, problem) in [
+        (vec![("JWT_AUDIENCE", " ")], "JWT_AUDIENCE", "empty"),
+        (
+            vec![("COURSE_TOKEN_SECRET", "short"), until],
+            "COURSE_TOKEN_SECRET",
+            "at least 32 bytes",
+        ),
+        (
+            vec![
+                (
+                    "COURSE_TOKEN_SECRET",
+                    shared_claims::COURSE_TUTORIAL_SECRET_KEY,
+                ),
+                until,
+            ],
+            "COURSE_TOKEN_SECRET",
+            "published",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/auth.db", dir.path().display());
+        let mut vars = vars;
+        vars.push(("DATABASE_URL", &db));
+        assert_refused(&vars, option, problem);
     }
 }
 

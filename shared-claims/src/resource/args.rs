@@ -90,17 +90,14 @@ impl ResourceServerArgs {
     /// Checks what clap cannot: the pairing of algorithm and key source, and the URLs. The
     /// message names the option.
     pub fn validate(&self) -> Result<(), String> {
-        match (
-            &self.course.course_token_secret,
-            self.course.course_token_until,
-        ) {
-            (Some(_), None) => {
-                return Err("COURSE_TOKEN_UNTIL is required with COURSE_TOKEN_SECRET".into())
-            }
-            (None, Some(_)) => {
-                return Err("COURSE_TOKEN_UNTIL is set but COURSE_TOKEN_SECRET is not".into())
-            }
-            _ => {}
+        if self.audience.trim().is_empty() {
+            return Err(
+                "JWT_AUDIENCE is empty: name the audience, or `none` for tokens without one".into(),
+            );
+        }
+        self.course.check()?;
+        if self.course.course_token_secret.is_some() && self.sessions_feed().is_none() {
+            return Err(super::COURSE_TOKENS_NEED_THE_FEED.into());
         }
         if let Some(feed) = self.sessions_feed() {
             if !is_http_url(&feed) {
@@ -203,5 +200,46 @@ mod tests {
         assert_eq!(off.sessions_feed(), None);
         let bad = parse(&["t", "--sessions-feed-url", "ftp://x/feed"]);
         assert!(bad.validate().unwrap_err().contains("SESSIONS_FEED_URL"));
+    }
+
+    #[test]
+    fn course_tokens_need_a_real_secret_the_feed_and_an_audience_setting() {
+        let course = |extra: &[&str]| {
+            let mut args = vec![
+                "t",
+                "--course-token-secret",
+                "a-course-deployment-secret-of-32-bytes",
+                "--course-token-until",
+                "2099-01-01T00:00:00Z",
+            ];
+            args.extend_from_slice(extra);
+            parse(&args).validate()
+        };
+        assert_eq!(course(&[]), Ok(()));
+        let offline = course(&["--sessions-feed-url", "off"]).unwrap_err();
+        assert!(offline.contains("SESSIONS_FEED_URL"), "{offline}");
+        let short = parse(&[
+            "t",
+            "--course-token-secret",
+            "short",
+            "--course-token-until",
+            "2099-01-01T00:00:00Z",
+        ]);
+        assert!(short.validate().unwrap_err().contains("at least 32 bytes"));
+        let tutorial = parse(&[
+            "t",
+            "--course-token-secret",
+            crate::COURSE_TUTORIAL_SECRET_KEY,
+            "--course-token-until",
+            "2099-01-01T00:00:00Z",
+        ]);
+        assert!(tutorial.validate().unwrap_err().contains("published"));
+        let alone = parse(&["t", "--course-token-until", "2099-01-01T00:00:00Z"]);
+        assert!(alone
+            .validate()
+            .unwrap_err()
+            .contains("COURSE_TOKEN_SECRET"));
+        let empty = parse(&["t", "--jwt-audience", ""]);
+        assert!(empty.validate().unwrap_err().contains("JWT_AUDIENCE"));
     }
 }

@@ -35,6 +35,10 @@ struct Feed {
     /// Users whose course tokens are refused (absent from auth services older than it).
     #[serde(default)]
     course_tokens_refused: Vec<CourseRefused>,
+    /// Course tokens name users below this id (absent: no import recorded, or an auth
+    /// service older than it; then no course token is accepted).
+    #[serde(default)]
+    course_user_ids_below: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +88,7 @@ pub(super) async fn poll(revocations: Arc<Revocations>, client: reqwest::Client,
             Ok(feed) => {
                 let now = chrono::Utc::now().timestamp();
                 let first = !revocations.is_loaded();
+                revocations.set_course_user_ids_below(feed.course_user_ids_below);
                 revocations.merge_course_refusals(
                     feed.course_tokens_refused
                         .into_iter()

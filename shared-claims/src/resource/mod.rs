@@ -35,6 +35,9 @@ pub use jwks::{fetch_jwks, fetch_jwks_with_age};
 
 use crate::{Alg, KeyError, KeySet, Revocations, Verifier, VerifyConfig};
 
+/// Why `COURSE_TOKEN_SECRET` needs the feed of ended sessions on a resource server.
+const COURSE_TOKENS_NEED_THE_FEED: &str = "COURSE_TOKEN_SECRET needs SESSIONS_FEED_URL: the feed tells which user ids course tokens may name (those `stack import-course` imported) and whose course tokens a logout or a password change refused";
+
 /// What a service that accepts tokens runs: the verifier its handlers'
 /// [`AuthUser`](crate::AuthUser) reads, the tasks that keep it current, and what to wait
 /// for before listening.
@@ -257,9 +260,9 @@ fn verifier(
     let verifier = match args.course.course_tokens().map_err(ResourceError::Config)? {
         Some(course) => {
             if verifier.revocations().is_none() {
-                log::warn!(
-                    "course tokens have no session and there is no feed of ended sessions: a logout or a password change does not refuse them here"
-                );
+                // `validate` refuses this pairing; a verifier without the feed would accept
+                // course tokens naming any id, logouts or not.
+                return Err(ResourceError::Config(COURSE_TOKENS_NEED_THE_FEED.into()));
             }
             verifier.with_course_tokens(course)
         }

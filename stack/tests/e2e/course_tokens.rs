@@ -12,10 +12,15 @@ use shared_claims::Secret;
 use stack::TestStack;
 use test_support::{metric_value, scrape_metrics};
 
+use auth_service::schema::course_import::dsl as ci;
+use diesel::{ExpressionMethods, RunQueryDsl};
+use service_kit::testing::TestDatabase;
+use service_kit::{with_conn, DatabaseUrl, DbConn};
+
 use crate::helpers::PASSWORD;
 
-/// The course's default `SECRET_KEY`.
-const COURSE_SECRET: &str = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
+/// A course deployment's `SECRET_KEY` (the tutorial's published one is refused).
+const COURSE_SECRET: &str = "5f1c0d7e9a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c3d";
 
 /// A token as the course app's `create_access_token({"user_id": id})` mints it.
 fn course_token(user_id: i64) -> String {
@@ -26,12 +31,15 @@ fn course_token(user_id: i64) -> String {
     )
 }
 
+/// A stack (with its databases) accepting course tokens until `until` (`None`: off).
 async fn stack_accepting_until(
     backend: Backend,
     until: Option<chrono::DateTime<chrono::Utc>>,
-) -> TestStack {
-    TestStack::builder()
-        .backend(backend)
+) -> (TestStack, [TestDatabase; 2]) {
+    let auth = TestDatabase::create(backend, "course_auth");
+    let posts = TestDatabase::create(backend, "course_posts");
+    let stack = TestStack::builder()
+        .database_urls(auth.url.clone(), posts.url.clone())
         .configure(|c| {
             if let Some(until) = until {
                 let secret: Secret = COURSE_SECRET.parse().unwrap();
@@ -42,7 +50,34 @@ async fn stack_accepting_until(
             }
         })
         .start()
-        .await
+        .await;
+    (stack, [auth, posts])
+}
+
+/// Records in auth's database, as `stack import-course` does, that course tokens name the
+/// users below `below` (here: the users signed up so far stand for the imported ones), then
+/// waits (up to 10 s) until posts has it from the feed.
+async fn record_course_users(stack: &TestStack, auth: &TestDatabase, below: i64) {
+    let url = DatabaseUrl::parse(&auth.url).unwrap();
+    let mut conn = DbConn::establish(&url).unwrap();
+    let now = service_kit::time::now_utc();
+    with_conn!(&mut conn, |c| diesel::insert_into(ci::course_import)
+        .values((
+            ci::id.eq(1),
+            ci::user_ids_below.eq(below),
+            ci::imported_at.eq(now)
+        ))
+        .execute(c))
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let token = course_token(below - 1);
+    while stack.posts().get("/posts/", Some(&token)).await.status() != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "posts did not learn the course users"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The statuses a token gets on posts (`GET /posts/`) and on auth (`GET /users/me`).
@@ -77,10 +112,16 @@ async fn refused_by_posts_soon(stack: &TestStack, token: &str) -> bool {
 service_kit::backend_tests! {
     async fn course_tokens_work_until_the_deadline_and_stop_at_a_logout_everywhere_or_a_password_change(backend) {
         let until = chrono::Utc::now() + chrono::TimeDelta::hours(1);
-        let stack = stack_accepting_until(backend, Some(until)).await;
+        let (stack, dbs) = stack_accepting_until(backend, Some(until)).await;
         let alice = stack.sign_up("alice@example.com", PASSWORD).await;
         let bob = stack.sign_up("bob@example.com", PASSWORD).await;
         let carol = stack.sign_up("carol@example.com", PASSWORD).await;
+        // Before an import says which ids are the course's, no course token is accepted.
+        assert_eq!(statuses(&stack, &course_token(alice)).await, (401, 401));
+        record_course_users(&stack, &dbs[0], carol + 1).await;
+        // An id from the bound on is this project's own user, never a course user.
+        let dave = stack.sign_up("dave@example.com", PASSWORD).await;
+        assert_eq!(statuses(&stack, &course_token(dave)).await, (401, 401));
 
         // Alice writes once with a token of this project (posts learns her email), then with
         // her course token: both posts are hers and show her email.
@@ -151,8 +192,9 @@ service_kit::backend_tests! {
         // processes: the deadline is checked on every request).
         // 20 s: time for a PostgreSQL stack to start on a busy machine before the first check.
         let until = chrono::Utc::now() + chrono::TimeDelta::seconds(20);
-        let stack = stack_accepting_until(backend, Some(until)).await;
+        let (stack, dbs) = stack_accepting_until(backend, Some(until)).await;
         let alice = stack.sign_up("alice@example.com", PASSWORD).await;
+        record_course_users(&stack, &dbs[0], alice + 1).await;
         let token = course_token(alice);
         assert_eq!(statuses(&stack, &token).await, (200, 200));
         let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
@@ -160,8 +202,14 @@ service_kit::backend_tests! {
         assert_eq!(statuses(&stack, &token).await, (401, 401));
         stack.stop().await;
 
-        let stack = stack_accepting_until(backend, None).await;
+        let (stack, dbs) = stack_accepting_until(backend, None).await;
         let alice = stack.sign_up("alice@example.com", PASSWORD).await;
+        let url = DatabaseUrl::parse(&dbs[0].url).unwrap();
+        let now = service_kit::time::now_utc();
+        with_conn!(&mut DbConn::establish(&url).unwrap(), |c| diesel::insert_into(ci::course_import)
+            .values((ci::id.eq(1), ci::user_ids_below.eq(alice + 1), ci::imported_at.eq(now)))
+            .execute(c))
+        .unwrap();
         assert_eq!(statuses(&stack, &course_token(alice)).await, (401, 401));
         let metrics = scrape_metrics(stack.posts()).await;
         assert!(!metrics.contains("course_tokens_accepted_total"), "no counter while off");

@@ -8,7 +8,7 @@
 use std::process::{Command, Output};
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 use serde_json::Value;
 use service_kit::testing::TestDatabase;
 use service_kit::Backend;
@@ -106,6 +106,22 @@ fn import(course: &str, auth: &str, posts: &str, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A `SECRET_KEY` as a course deployment would have set it (not the tutorial's).
+const COURSE_SECRET: &str = "5f1c0d7e9a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c3d";
+
+/// The statuses of a course token for `user_id` on posts (`GET /posts/`) and auth
+/// (`GET /users/me`).
+async fn course_statuses(stack: &TestStack, user_id: i64) -> (u16, u16) {
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let token = shared_claims::testing::encode_hs256_for_testing(
+        &serde_json::json!({ "user_id": user_id, "exp": exp }),
+        COURSE_SECRET.as_bytes(),
+    );
+    let posts = stack.posts().get("/posts/", Some(&token)).await.status();
+    let auth = stack.auth().get("/users/me", Some(&token)).await.status();
+    (posts.as_u16(), auth.as_u16())
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -197,9 +213,23 @@ async fn a_course_database_imports_into_both_backends_idempotently_and_resumably
             assert!(again.contains(line), "{line:?} in\n{again}");
         }
 
-        // The running stack on those databases: old passwords work, ids are kept.
+        assert!(
+            again.contains("course tokens name the users below id 120"),
+            "{again}"
+        );
+
+        // The running stack on those databases, accepting the course app's tokens: old
+        // passwords work, ids are kept.
+        let until = chrono::Utc::now() + chrono::TimeDelta::hours(1);
         let stack = TestStack::builder()
             .database_urls(auth.url.clone(), posts.url.clone())
+            .configure(|c| {
+                let secret: shared_claims::Secret = COURSE_SECRET.parse().unwrap();
+                c.auth.course.course_token_secret = Some(secret.clone());
+                c.auth.course.course_token_until = Some(until);
+                c.posts.tokens.course.course_token_secret = Some(secret);
+                c.posts.tokens.course.course_token_until = Some(until);
+            })
             .start()
             .await;
         let alice = stack.log_in("alice@example.com", "alice-password").await;
@@ -237,13 +267,22 @@ async fn a_course_database_imports_into_both_backends_idempotently_and_resumably
         assert_eq!(stack.posts_get("/posts/11", &alice).await.status(), 200);
         assert_eq!(stack.posts_get("/posts/11", &bob).await.status(), 404);
         assert_eq!(stack.posts_get("/posts/14", &alice).await.status(), 404);
-        // New rows get ids past the imported ones.
-        let id = stack.sign_up("dave@example.com", "dave-password").await;
-        assert!(id > 119, "{id}");
+        // New rows get ids past the course app's, plus the margin for its last sign-ups.
+        let dave = stack.sign_up("dave@example.com", "dave-password").await;
+        assert!(dave > 100_119, "{dave}");
         let post = stack
             .create_post(&alice, "new", "after the import", true)
             .await;
-        assert!(post["id"].as_i64().unwrap() > 12, "{post}");
+        assert!(post["id"].as_i64().unwrap() > 100_015, "{post}");
+
+        // Course tokens name imported users only: alice's works on both services; those of a
+        // user the import refused (4, 6), of an id the course app never gave (119 is, 500 is
+        // not), and of dave (this project's own user) do not.
+        assert_eq!(course_statuses(&stack, 3).await, (200, 200));
+        assert_eq!(course_statuses(&stack, 119).await, (200, 200));
+        for id in [4, 6, 500, dave] {
+            assert_eq!(course_statuses(&stack, id).await, (401, 401), "user {id}");
+        }
         stack.stop().await;
     }
 }
@@ -365,4 +404,105 @@ fn an_import_killed_half_way_completes_when_run_again() {
         again.contains("votes: 6 read, 0 inserted, 4 unchanged"),
         "{again}"
     );
+}
+
+#[test]
+fn rows_whose_ids_the_targets_give_to_others_are_refused_before_anything_is_written() {
+    let Some(course) = TestDatabase::postgres("course_conflict") else {
+        return;
+    };
+    fill(&course.url);
+    let (auth, posts) = (
+        TestDatabase::create(Backend::Sqlite, "conflict_auth"),
+        TestDatabase::create(Backend::Sqlite, "conflict_posts"),
+    );
+    let first = import(
+        &course.url,
+        &auth.url,
+        &posts.url,
+        &["--on-invalid", "skip"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
+
+    // Meanwhile, in the targets, an account took id 200 and a post took id 13; in the course
+    // app, eve signed up as user 200 and alice wrote post 13, which bob voted for.
+    let mut target =
+        diesel::SqliteConnection::establish(service_kit::db::sqlite_path(&auth.url)).unwrap();
+    target
+        .batch_execute(
+            "INSERT INTO users (id, email, email_key, password_hash, created_at) \
+             VALUES (200, 'zed@example.com', 'zed@example.com', 'x', '2026-01-01 00:00:00')",
+        )
+        .unwrap();
+    let mut target =
+        diesel::SqliteConnection::establish(service_kit::db::sqlite_path(&posts.url)).unwrap();
+    target
+        .batch_execute(
+            "INSERT INTO posts (id, title, title_search, content, published, created_at, owner_id) \
+             VALUES (13, 'not hers', 'not hers', 'x', 1, '2026-01-01 00:00:00', 5)",
+        )
+        .unwrap();
+    let mut c = diesel::PgConnection::establish(&course.url).unwrap();
+    let hash = bcrypt::hash_with_result("eve-password", 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoB);
+    c.batch_execute(&format!(
+        "INSERT INTO users (id, email, password) VALUES (200, 'eve@example.com', '{hash}');
+         INSERT INTO posts (id, title, content, owner_id) VALUES (13, 'late post', 'x', 3), (16, 'eve', 'x', 200);
+         INSERT INTO votes (user_id, post_id) VALUES (5, 13), (5, 16);"
+    ))
+    .unwrap();
+
+    // A dry run and `stop` both report them (nothing written); `skip` writes the rest.
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = import(&course.url, &auth.url, &posts.url, extra);
+        let text = stdout(&out);
+        for line in [
+            "refused users 200: id already taken here by another account",
+            "refused posts 13: id already taken here by another post (user 5's)",
+            "refused posts 16: owner 200 is not imported",
+            "refused votes 13/5: post 13 is not imported",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+        assert!(text.contains("nothing written"), "{text}");
+    }
+    let out = import(
+        &course.url,
+        &auth.url,
+        &posts.url,
+        &["--on-invalid", "skip"],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("posts: 7 read, 0 inserted, 3 unchanged, 4 refused"),
+        "{text}"
+    );
+    // Zed (not a course user, below the course's next id 201) gets no course token accepted:
+    // recorded as a refusal.
+    assert!(
+        text.contains("course tokens name the users below id 201"),
+        "{text}"
+    );
+    let mut target =
+        diesel::SqliteConnection::establish(service_kit::db::sqlite_path(&auth.url)).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: Row = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM course_token_refusals WHERE user_id IN (4, 6, 200)",
+    )
+    .get_result(&mut target)
+    .unwrap();
+    assert_eq!(row.n, 3);
+    let post: Row = diesel::sql_query("SELECT owner_id AS n FROM posts WHERE id = 13")
+        .get_result(
+            &mut diesel::SqliteConnection::establish(service_kit::db::sqlite_path(&posts.url))
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(post.n, 5, "the target's post 13 is untouched");
 }
