@@ -70,6 +70,10 @@ pub struct ImportArgs {
     /// Test hook: stop (exit status 3) after writing this many batches, as a killed run would.
     #[arg(long, hide = true)]
     pub stop_after_batches: Option<u32>,
+    /// Test hook: after writing this many batches, print `paused` on stderr and wait (up to
+    /// ten minutes) to be killed, so a test kills the run at a known point.
+    #[arg(long, hide = true)]
+    pub pause_after_batches: Option<u32>,
 }
 
 /// A row this project refuses.
@@ -490,15 +494,20 @@ impl Progress {
     }
 }
 
-/// Counts batches against the test hook.
+/// Counts batches against the test hooks.
 struct Batches {
     written: u32,
     stop_after: Option<u32>,
+    pause_after: Option<u32>,
 }
 
 impl Batches {
     fn done(&mut self) -> Result<(), ImportError> {
         self.written += 1;
+        if self.pause_after == Some(self.written) {
+            eprintln!("paused");
+            std::thread::sleep(std::time::Duration::from_secs(600));
+        }
         match self.stop_after {
             Some(n) if self.written >= n => Err(ImportError::Stopped(n)),
             _ => Ok(()),
@@ -903,6 +912,7 @@ pub fn run(args: &ImportArgs) -> Result<Report, ImportError> {
     let mut batches = Batches {
         written: 0,
         stop_after: args.stop_after_batches,
+        pause_after: args.pause_after_batches,
     };
     let size = args.batch_size as usize;
 
