@@ -130,6 +130,16 @@ pub struct Config {
     /// The course app's own tokens, accepted on auth's routes during a move from it.
     #[command(flatten)]
     pub course: shared_claims::CourseTokenArgs,
+
+    /// The credential `GET /sessions/ended` requires (the resource servers hold it too).
+    #[command(flatten)]
+    pub feed_secret: shared_claims::FeedSecretArgs,
+
+    /// Live sessions one user may hold: a login beyond it ends the user's oldest session
+    /// (its refresh token stops working; its last access token lives until it expires).
+    #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_sessions_per_user: u32,
 }
 
 impl Config {
@@ -147,6 +157,7 @@ impl Config {
             );
         }
         self.course.check()?;
+        self.feed_secret.load()?;
         match self.jwt_algorithm {
             Alg::HS256 => shared_claims::check_hs256_secret(
                 self.jwt_secret.as_ref().map(shared_claims::Secret::expose),

@@ -50,6 +50,9 @@ pub struct AppState {
     /// Whether the course app's own tokens are accepted (`COURSE_TOKEN_SECRET`): then a
     /// `logout?scope=all` or a password change refuses that user's course tokens from then on.
     pub course_tokens: bool,
+    /// What `GET /sessions/ended` requires as a bearer token (`SESSIONS_FEED_SECRET`); open
+    /// when `None`.
+    pub feed_secret: Option<shared_claims::Secret>,
 }
 
 /// The auth service, as the service skeleton sees it.
@@ -103,6 +106,12 @@ impl Service for AuthService {
                 leeway_seconds: 0,
             },
         );
+        let feed_secret = config.feed_secret.load().map_err(StartError::Config)?;
+        if feed_secret.is_none() {
+            log::warn!(
+                "no SESSIONS_FEED_SECRET: GET /sessions/ended answers anyone (it lists every ended session); set it here and on every resource server"
+            );
+        }
         let course = config.course.course_tokens().map_err(StartError::Config)?;
         let course_tokens = course.is_some();
         let verifier = web::Data::new(match course {
@@ -124,8 +133,10 @@ impl Service for AuthService {
                 reuse_grace: chrono::TimeDelta::seconds(i64::from(
                     config.refresh_reuse_grace_seconds,
                 )),
+                max_per_user: config.max_sessions_per_user,
             },
             course_tokens,
+            feed_secret,
         });
         Ok(Started::new((state, verifier)))
     }

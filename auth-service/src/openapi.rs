@@ -16,6 +16,28 @@ use crate::sessions::{CourseTokensRefused, EndedSession, EndedSessions, Token};
     components(schemas(users::UserOut, SignUp, PasswordChange, Token, LoginForm,
         RefreshForm, LogoutScope, EndedSessions, EndedSession, CourseTokensRefused, Detail,
         ValidationErrors)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &FeedSecretAuth)
 )]
 pub struct ApiDoc;
+
+/// The `feed_secret` security scheme of `GET /sessions/ended`: `SESSIONS_FEED_SECRET` as a
+/// bearer token.
+struct FeedSecretAuth;
+
+impl utoipa::Modify for FeedSecretAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "feed_secret",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "SESSIONS_FEED_SECRET, the secret auth shares with the resource servers",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}

@@ -33,6 +33,8 @@ pub struct SessionSettings {
     pub refresh_ttl: TimeDelta,
     /// How long after a rotation its old token is refused without ending the session.
     pub reuse_grace: TimeDelta,
+    /// Live sessions per user (`MAX_SESSIONS_PER_USER`): a login beyond it ends the oldest.
+    pub max_per_user: u32,
 }
 
 /// The answer of a login or refresh: the course's token fields plus the refresh token.
@@ -127,6 +129,7 @@ pub async fn start(state: &AppState, user: User) -> Result<Token, Error> {
     let refresh_hash = token_hash(&token.refresh_token);
     let refresh_expires_at = now + state.sessions.refresh_ttl;
     let user_id = user.id;
+    let max_sessions = state.sessions.max_per_user;
     state
         .db
         .run(move |conn| {
@@ -136,6 +139,7 @@ pub async fn start(state: &AppState, user: User) -> Result<Token, Error> {
                     id: &sid,
                     user_id,
                     now,
+                    max_sessions,
                     access_until,
                     refresh_token: NewRefreshToken {
                         token_hash: &refresh_hash,

@@ -217,6 +217,8 @@ pub struct NewSession<'a> {
     pub id: &'a str,
     pub user_id: i64,
     pub now: NaiveDateTime,
+    /// Live sessions the user may hold: the oldest beyond it end.
+    pub max_sessions: u32,
     /// Expiry of the access token issued with it.
     pub access_until: NaiveDateTime,
     /// Its first refresh token (of session `id`, issued `now`).
@@ -247,6 +249,21 @@ pub fn start_session(conn: &mut DbConn, new: &NewSession<'_>) -> Result<(), DbEr
         diesel::insert_into(rt::refresh_tokens)
             .values(&new.refresh_token)
             .execute(c)?;
+        // Past the user's limit, the oldest live sessions end: their refresh tokens stop at
+        // once; their last access tokens are left to expire (not listed in the feed, which
+        // stays as small as the limit allows).
+        let evicted: Vec<String> = s::sessions
+            .filter(s::user_id.eq(new.user_id).and(s::ended_at.is_null()))
+            .order((s::created_at.desc(), s::id.desc()))
+            .offset(i64::from(new.max_sessions))
+            .limit(1000)
+            .select(s::id)
+            .load(c)?;
+        if !evicted.is_empty() {
+            diesel::update(s::sessions.filter(s::id.eq_any(&evicted)))
+                .set((s::ended_at.eq(new.now), s::access_until.eq(new.now)))
+                .execute(c)?;
+        }
         Ok::<_, diesel::result::Error>(())
     }))?)
 }

@@ -6,6 +6,7 @@
 #   auth_*              -> auth volume (uid 10001): the signing key, keys published for
 #                          rotation, the database password (as a libpq pgpass file)
 #   posts_*             -> posts volume (uid 10001): the database password (pgpass)
+#   sessions_feed_secret -> both: the ended-sessions feed's credential
 #   postgres_password, *_db_password -> postgres volume (uid 999, the image's postgres user):
 #                          the superuser's password and each service role's, for the init script
 # Copies are rewritten on every `up`, so rotating a secret on the host takes effect on the next.
@@ -52,6 +53,9 @@ for secret in /run/secrets/*; do
     posts_db_password)
       install_file "$secret" "/out/postgres/$name" "$POSTGRES_UID"
       install_pgpass "$secret" posts /out/posts/pgpass "$SERVICE_UID" ;;
+    sessions_feed_secret)
+      install_file "$secret" "/out/auth/$name" "$SERVICE_UID"
+      install_file "$secret" "/out/posts/$name" "$SERVICE_UID" ;;
     auth_*)
       install_file "$secret" "/out/auth/$name" "$SERVICE_UID" ;;
     posts_*)

@@ -16,6 +16,7 @@ mod claims;
 mod course;
 #[cfg(feature = "actix")]
 mod extractor;
+mod feed_secret;
 mod issuer;
 mod key_set;
 mod keys;
@@ -37,6 +38,9 @@ pub use course::CourseTokens;
 pub use course::COURSE_TUTORIAL_SECRET_KEY;
 #[cfg(feature = "actix")]
 pub use extractor::{AuthError, AuthUser};
+#[cfg(feature = "cli")]
+pub use feed_secret::FeedSecretArgs;
+pub use feed_secret::{presents_feed_secret, MIN_FEED_SECRET_LEN};
 pub use issuer::Issuer;
 pub use key_set::{KeySet, NotReady, VerifyConfig, VerifyError};
 pub use keys::{

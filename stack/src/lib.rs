@@ -240,6 +240,21 @@ impl StackConfig {
         posts.common = common(&posts.common, own);
         // Tokens are verified with the keys of this stack's auth service (its JWKS).
         posts.tokens.public_key_file = None;
+        // The ended-sessions feed is for posts only: unless one was given, a secret of this
+        // run's that both hold.
+        if auth.feed_secret.sessions_feed_secret.is_none()
+            && auth.feed_secret.sessions_feed_secret_file.is_none()
+        {
+            let mut bytes = [0u8; 32];
+            if getrandom::fill(&mut bytes).is_ok() {
+                let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                auth.feed_secret.sessions_feed_secret = Some(secret.as_str().into());
+                posts.tokens.feed_secret = shared_claims::FeedSecretArgs {
+                    sessions_feed_secret: Some(secret.as_str().into()),
+                    sessions_feed_secret_file: None,
+                };
+            }
+        }
         (auth, posts)
     }
 

@@ -60,17 +60,29 @@ pub async fn logout(
 
 /// Sessions ended since `since` (unix seconds; all when absent) whose access tokens could
 /// still be valid. Resource services poll it to refuse those tokens without asking per
-/// request. It holds no secrets: a session id cannot be used for anything.
+/// request. For them only: with `SESSIONS_FEED_SECRET` set, it requires that secret as a
+/// bearer token (401 otherwise), since the list shows every ended session and its expiry.
 #[utoipa::path(get, path = "/sessions/ended", tag = "Sessions",
     params(EndedSince),
+    security(("feed_secret" = [])),
     responses(
         (status = 200, description = "Ended sessions", body = EndedSessions),
+        (status = 401, description = "Could not validate credentials (no or another `SESSIONS_FEED_SECRET`)", body = Detail),
         (status = 422, description = "`since` not an integer from 0 to 2^31 - 1", body = ValidationErrors),
     ))]
 pub async fn ended_sessions(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
+    if let Some(secret) = &state.feed_secret {
+        let presented = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        if !shared_claims::presents_feed_secret(presented, secret) {
+            return Err(Error::unauthorized());
+        }
+    }
     let since = EndedSince::parse(req.query_string())?.since;
     let body = sessions::ended_since(&state, since).await?;
     Ok(HttpResponse::Ok()

@@ -343,6 +343,64 @@ service_kit::backend_tests! {
         assert_eq!(app.ended("").await["ended"], json!([]));
     }
 
+    async fn with_a_feed_secret_the_feed_answers_only_its_holders(backend) {
+        let secret = "a-feed-secret-shared-with-posts-0123456789";
+        let app = spawn_app_with(backend, |c| {
+            c.feed_secret.sessions_feed_secret = Some(secret.into());
+        })
+        .await;
+        app.create_user("alice@example.com").await;
+        let s = app.session("alice@example.com", PASSWORD).await;
+        assert_eq!(app.logout(&s.access, "").await.status(), 204);
+        // Without it, with another secret, or with a user's own access token: 401, as a
+        // bad token gets anywhere.
+        for auth in [None, Some("Bearer a-feed-secret-shared-with-posts-012345678"), Some("Basic x")] {
+            let mut req = app.request(Method::GET, "/sessions/ended");
+            if let Some(auth) = auth {
+                req = req.header("Authorization", auth);
+            }
+            assert_refused(req.send().await.unwrap()).await;
+        }
+        assert_refused(app.api.get("/sessions/ended", Some(&s.access)).await).await;
+        let resp = app
+            .request(Method::GET, "/sessions/ended")
+            .bearer_auth(secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let feed: Value = resp.json().await.unwrap();
+        assert_eq!(feed["ended"].as_array().unwrap().len(), 1, "{feed}");
+    }
+
+    async fn a_login_past_the_session_limit_ends_the_oldest_session(backend) {
+        let app = spawn_app_with(backend, |c| c.max_sessions_per_user = 3).await;
+        app.create_user("alice@example.com").await;
+        app.create_user("bob@example.com").await;
+        let bobs = app.session("bob@example.com", PASSWORD).await;
+        let mut pairs = Vec::new();
+        for _ in 0..5 {
+            pairs.push(app.session("alice@example.com", PASSWORD).await);
+        }
+        // The two oldest ended: their refresh tokens and (on auth) access tokens are refused;
+        // the three newest and other users' sessions live on.
+        for old in &pairs[..2] {
+            assert_refused(app.refresh_form(&old.refresh).await).await;
+            assert_refused(app.me(&old.access).await).await;
+        }
+        for live in &pairs[2..] {
+            assert_eq!(app.me(&live.access).await.status(), 200);
+        }
+        assert_eq!(app.refresh_form(&bobs.refresh).await.status(), 200);
+        // Evicted sessions are not listed in the feed (their last access tokens just expire),
+        // so a logout everywhere lists at most the limit.
+        let now = app.ended("").await["now"].as_i64().unwrap();
+        assert_eq!(app.ended("").await["ended"], json!([]));
+        assert_eq!(app.logout(&pairs[4].access, "?scope=all").await.status(), 204);
+        let feed = app.ended(&format!("?since={}", now - 5)).await;
+        assert_eq!(feed["ended"].as_array().unwrap().len(), 3, "{feed}");
+    }
+
     async fn tokens_minted_outside_a_session_still_read_the_account(backend) {
         // As before sessions existed: a token without `sid` cannot be ended, and is accepted.
         let app = spawn_app_with(backend, |c| {

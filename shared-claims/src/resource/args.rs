@@ -84,6 +84,10 @@ pub struct ResourceServerArgs {
     /// The course app's own tokens, accepted during a move from it.
     #[command(flatten)]
     pub course: crate::CourseTokenArgs,
+
+    /// The credential sent to the ended-sessions feed.
+    #[command(flatten)]
+    pub feed_secret: crate::FeedSecretArgs,
 }
 
 impl ResourceServerArgs {
@@ -96,6 +100,7 @@ impl ResourceServerArgs {
             );
         }
         self.course.check()?;
+        self.feed_secret.load()?;
         if self.course.course_token_secret.is_some() && self.sessions_feed().is_none() {
             return Err(super::COURSE_TOKENS_NEED_THE_FEED.into());
         }

@@ -57,6 +57,7 @@ async fn fetch(
     client: &reqwest::Client,
     url: &str,
     since: Option<i64>,
+    secret: Option<&crate::Secret>,
 ) -> Result<Feed, FetchError> {
     let url = match since {
         Some(since) => {
@@ -66,8 +67,12 @@ async fn fetch(
         None => url.to_owned(),
     };
     let url = url.as_str();
-    client
-        .get(url)
+    let request = client.get(url);
+    let request = match secret {
+        Some(secret) => request.bearer_auth(secret.expose()),
+        None => request,
+    };
+    request
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
@@ -79,12 +84,17 @@ async fn fetch(
 
 /// Polls the feed forever (a background task of the service, spawned before its listener
 /// opens: the listener waits for the first load, see `KEYS_WAIT_SECONDS`).
-pub(super) async fn poll(revocations: Arc<Revocations>, client: reqwest::Client, url: String) {
+pub(super) async fn poll(
+    revocations: Arc<Revocations>,
+    client: reqwest::Client,
+    url: String,
+    secret: Option<crate::Secret>,
+) {
     let mut since: Option<i64> = None;
     let mut failing: Option<Instant> = None;
     let mut last_logged: Option<Instant> = None;
     loop {
-        match fetch(&client, &url, since).await {
+        match fetch(&client, &url, since, secret.as_ref()).await {
             Ok(feed) => {
                 let now = chrono::Utc::now().timestamp();
                 let first = !revocations.is_loaded();

@@ -243,10 +243,17 @@ fn verifier(
     let verifier = match args.sessions_feed() {
         Some(url) => {
             let revocations = Arc::new(Revocations::new(args.leeway_seconds));
+            let secret = args.feed_secret.load().map_err(ResourceError::Config)?;
+            if secret.is_none() {
+                log::warn!(
+                    "no SESSIONS_FEED_SECRET: the feed of ended sessions is asked without a credential (an auth service that requires one answers 401)"
+                );
+            }
             tasks.push(Box::pin(feed::poll(
                 Arc::clone(&revocations),
                 http_client("SESSIONS_FEED_URL")?,
                 url,
+                secret,
             )));
             verifier.with_revocations(revocations)
         }

@@ -40,8 +40,12 @@ pub fn auth_env(dir: &Path, database_url: String) -> Vec<(&'static str, String)>
         ("DATABASE_URL", database_url),
         ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
         ("BCRYPT_COST", "4".to_string()),
+        ("SESSIONS_FEED_SECRET", FEED_SECRET.to_string()),
     ]
 }
+
+/// The ended-sessions feed's secret the processes of [`auth_env`] and [`posts_env`] share.
+pub const FEED_SECRET: &str = "the-feed-secret-of-these-test-processes";
 
 /// The environment of a posts-service process on `database_url`, reading the keys of the
 /// auth process on loopback `auth_port`.
@@ -52,5 +56,6 @@ pub fn posts_env(database_url: String, auth_port: u16) -> Vec<(&'static str, Str
             "JWT_JWKS_URL",
             format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json"),
         ),
+        ("SESSIONS_FEED_SECRET", FEED_SECRET.to_string()),
     ]
 }

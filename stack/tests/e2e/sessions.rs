@@ -103,6 +103,9 @@ service_kit::backend_tests! {
         let p2 = start_service("posts-service", &posts_env);
         let posts = [p1.url(""), p2.url("")];
         let client = reqwest::Client::new();
+        // The feed is for the posts processes only: they hold SESSIONS_FEED_SECRET.
+        let feed = client.get(format!("{a}/sessions/ended")).send().await.unwrap();
+        assert_eq!(feed.status(), 401);
         sign_up(&client, &a, "alice@example.com").await;
         let ended = log_in(&client, &a, "alice@example.com").await;
         let live = log_in(&client, &a, "alice@example.com").await;
@@ -157,6 +160,9 @@ service_kit::backend_tests! {
         let stack = spawn_stack(backend).await;
         stack.sign_up("alice@example.com", PASSWORD).await;
         let (client, auth, posts) = (stack.client(), stack.auth_url(), stack.posts_url());
+        // The stack gives its auth and posts a feed secret of the run's: nobody else reads it.
+        let feed = client.get(format!("{auth}/sessions/ended")).send().await.unwrap();
+        assert_eq!(feed.status(), 401);
         let first = log_in(client, auth, "alice@example.com").await;
         let resp = refresh(client, auth, &first.refresh).await;
         assert_eq!(resp.status(), 200);
