@@ -4,7 +4,8 @@
 //! written once against diesel's DSL and expanded for each backend by [`with_conn!`], so
 //! every query (upserts included) runs on the concrete connection type.
 //!
-//! - [`url`]: the grammar of `DATABASE_URL` ([`DatabaseUrl`], checked once at start);
+//! - [`url`]: the grammar of `DATABASE_URL` ([`DatabaseUrl`], checked once at start; libpq's
+//!   URIs with several hosts and its keyword/value strings, read by `libpq`);
 //! - [`conn`]: the connection enum and [`with_conn!`];
 //! - [`pool`]: the pool handlers use ([`Db`]);
 //! - [`migrations`]: the embedded migrations, applied under a lock;
@@ -12,6 +13,7 @@
 
 pub mod conn;
 pub mod error;
+mod libpq;
 pub mod migrations;
 pub mod pool;
 pub mod url;

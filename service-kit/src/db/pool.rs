@@ -106,9 +106,7 @@ impl Drop for Waiting<'_> {
 /// the acquire timeout, and a peer that vanishes without closing is noticed in seconds
 /// rather than minutes. The URL is otherwise passed on exactly as written.
 fn with_postgres_timeouts(url: &str, acquire_timeout: Duration) -> String {
-    let set: Vec<String> = url::Url::parse(url)
-        .map(|u| u.query_pairs().map(|(k, _)| k.into_owned()).collect())
-        .unwrap_or_default();
+    let (set, keyword_form) = super::url::postgres_settings(url);
     let defaults = [
         (
             "connect_timeout",
@@ -123,7 +121,11 @@ fn with_postgres_timeouts(url: &str, acquire_timeout: Duration) -> String {
     let mut url = url.to_string();
     for (key, value) in defaults {
         if !set.iter().any(|k| k == key) {
-            url.push(if url.contains('?') { '&' } else { '?' });
+            if keyword_form {
+                url.push(' ');
+            } else {
+                url.push(if url.contains('?') { '&' } else { '?' });
+            }
             url.push_str(&format!("{key}={value}"));
         }
     }
@@ -253,5 +255,24 @@ mod tests {
         let url =
             with_postgres_timeouts("postgres://u@h/db?x_keepalives=0", Duration::from_secs(3));
         assert!(url.contains("&keepalives=1"), "{url}");
+        // libpq's host lists and keyword strings: theirs kept, ours added in their form.
+        let url = with_postgres_timeouts(
+            "postgres://u@db1:5432,db2:5432/db?target_session_attrs=read-write&connect_timeout=2",
+            Duration::from_secs(3),
+        );
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
+        assert!(
+            url.contains("read-write&connect_timeout=2&keepalives=1"),
+            "{url}"
+        );
+        let url = with_postgres_timeouts(
+            "host=db1,db2 dbname=db connect_timeout=2",
+            Duration::from_secs(3),
+        );
+        assert!(
+            url.starts_with("host=db1,db2 dbname=db connect_timeout=2 keepalives=1 "),
+            "{url}"
+        );
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
     }
 }

@@ -36,12 +36,8 @@ pub enum DbUrlError {
     UnsupportedScheme { scheme: String, url: String },
     #[error("`{scheme}:` must be followed by `//` (`{scheme}://USER@HOST/DB`)")]
     NoSlashes { scheme: String },
-    #[error("{url} is not a PostgreSQL URL: {source}")]
-    InvalidPostgres {
-        url: String,
-        #[source]
-        source: url::ParseError,
-    },
+    #[error("{url} is not a PostgreSQL URL: {reason}")]
+    InvalidPostgres { url: String, reason: String },
     #[error(
         "{url} is an in-memory SQLite database: each pooled connection would get its own \
          empty database; name a file"
@@ -70,6 +66,19 @@ impl DatabaseUrl {
                 })
             }
         };
+        // libpq's keyword/value form (`host=db1,db2 dbname=auth`).
+        if super::libpq::is_keyword_form(text) {
+            return match super::libpq::keyword_settings(text) {
+                Ok(_) => Ok(DatabaseUrl {
+                    backend: Backend::Postgres,
+                    url: raw.to_owned(),
+                }),
+                Err(reason) => Err(DbUrlError::InvalidPostgres {
+                    url: masked(raw),
+                    reason,
+                }),
+            };
+        }
         let parsed = match url::Url::parse(text) {
             // No scheme: a file path (`data/auth.db`, `/var/lib/auth.db`, `:memory:`).
             Err(url::ParseError::RelativeUrlWithoutBase) => return sqlite(text),
@@ -93,17 +102,22 @@ impl DatabaseUrl {
         if lower == "sqlite" {
             return sqlite(sqlite_path(text));
         }
-        match parsed {
-            Ok(_) if text.starts_with(&format!("{scheme}://")) => Ok(DatabaseUrl {
-                backend: Backend::Postgres,
-                url: raw.to_owned(),
-            }),
-            Ok(_) => Err(DbUrlError::NoSlashes {
+        // libpq's URI, read as libpq reads it (several `host:port` pairs, its settings):
+        // `url` cannot parse a host list.
+        let _ = parsed;
+        match text.strip_prefix(&format!("{scheme}://")) {
+            Some(rest) => match super::libpq::check_uri(rest) {
+                Ok(_) => Ok(DatabaseUrl {
+                    backend: Backend::Postgres,
+                    url: raw.to_owned(),
+                }),
+                Err(reason) => Err(DbUrlError::InvalidPostgres {
+                    url: masked(raw),
+                    reason,
+                }),
+            },
+            None => Err(DbUrlError::NoSlashes {
                 scheme: scheme.to_owned(),
-            }),
-            Err(source) => Err(DbUrlError::InvalidPostgres {
-                url: masked(raw),
-                source,
             }),
         }
     }
@@ -155,8 +169,36 @@ impl std::fmt::Display for DatabaseUrl {
     }
 }
 
-/// `url` with any password (`user:password@`, `?password=`) replaced by `***`.
+/// The settings a PostgreSQL connection string gives (its URI query, or its keywords), and
+/// whether it is the keyword/value form.
+pub(crate) fn postgres_settings(url: &str) -> (Vec<String>, bool) {
+    let text = url.trim();
+    if super::libpq::is_keyword_form(text) {
+        let keys = super::libpq::keyword_settings(text)
+            .map(|s| s.into_iter().map(|(k, _)| k).collect())
+            .unwrap_or_default();
+        return (keys, true);
+    }
+    let rest = text
+        .strip_prefix("postgres://")
+        .or_else(|| text.strip_prefix("postgresql://"));
+    let keys = rest
+        .and_then(|rest| super::libpq::check_uri(rest).ok())
+        .unwrap_or_default();
+    (keys, false)
+}
+
+/// `url` with any password (`user:password@`, `?password=`, `password=`) replaced by `***`.
 pub fn masked(url: &str) -> String {
+    let text = url.trim();
+    for scheme in ["postgres", "postgresql"] {
+        if let Some(rest) = text.strip_prefix(&format!("{scheme}://")) {
+            return super::libpq::mask_uri(scheme, rest);
+        }
+    }
+    if super::libpq::is_keyword_form(text) {
+        return super::libpq::mask_keywords(text);
+    }
     if let Ok(mut parsed) = url::Url::parse(url) {
         if parsed.password().is_some() {
             let _ = parsed.set_password(Some("***"));
@@ -221,6 +263,90 @@ mod tests {
             assert_eq!(parsed.as_str(), url);
             assert_eq!(url.parse::<DatabaseUrl>().unwrap(), parsed);
         }
+    }
+
+    #[test]
+    fn libpq_connection_strings_are_postgres_urls() {
+        for url in [
+            "postgres://u:p@db1:5432,db2:5432/auth?target_session_attrs=read-write",
+            "postgresql://u@db1,db2,db3/auth?target_session_attrs=prefer-standby&load_balance_hosts=random",
+            "postgres://u@[::1]:5432,[fd00::2]/auth?target_session_attrs=primary",
+            "postgres://u@:5432,db2:/auth",
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql/auth",
+            "postgres://u@db1/auth?sslmode=verify-full&sslrootcert=/etc/ssl/ca.pem&connect_timeout=5",
+            "postgres://u@db1/auth?passfile=/run/secrets/pgpass&target_session_attrs=standby",
+            "postgres://u@db1/auth?host=/run/postgresql&port=5432,5433",
+            "postgres://u@db1/auth?target_session_attrs=any&ssl=true",
+            "host=db1,db2 port=5432,5433 dbname=auth user=u target_session_attrs=read-write",
+            "host=/run/postgresql dbname=auth",
+            "dbname = auth  password='it\\'s' application_name='posts api'",
+            "dbname=auth password='a \\'quoted\\' secret'",
+        ] {
+            let parsed = DatabaseUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(parsed.backend(), Backend::Postgres, "{url}");
+            assert_eq!(parsed.as_str(), url);
+        }
+    }
+
+    #[test]
+    fn libpq_strings_libpq_would_refuse_are_refused_naming_the_problem() {
+        for (url, expected) in [
+            (
+                "postgres://u:secret@db1:5432,db2:x/auth",
+                "invalid port number `x`",
+            ),
+            (
+                "postgres://u:secret@db1:70000/auth",
+                "invalid port number `70000`",
+            ),
+            (
+                "postgres://u:secret@db1/auth?target_session_attrs=master",
+                "`target_session_attrs` must be one of",
+            ),
+            (
+                "postgres://u:secret@db1/auth?load_balance_hosts=yes",
+                "`load_balance_hosts` must be one of",
+            ),
+            (
+                "postgres://u:secret@db1/auth?sslmode=on",
+                "`sslmode` must be one of",
+            ),
+            (
+                "postgres://u:secret@db1/auth?conect_timeout=5",
+                "unknown connection setting `conect_timeout`",
+            ),
+            (
+                "postgres://u:secret@db1/auth?connect_timeout=soon",
+                "whole number",
+            ),
+            ("postgres://u:secret@[::1/auth", "`]`"),
+            ("postgres://u:secret@db1/auth?sslmode", "has no `=`"),
+            ("postgres://u:secret@db%zz/auth", "percent escape"),
+            (
+                "host=db1 password=secret target_session_attrs=leader",
+                "`target_session_attrs` must be one of",
+            ),
+            ("host=db1 password=secret dbname", "has no `=`"),
+            ("host=db1 password='secret", "no closing quote"),
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err().to_string();
+            assert!(err.contains(expected), "{url}: {err}");
+            assert!(!err.contains("secret"), "{url}: password shown: {err}");
+        }
+    }
+
+    #[test]
+    fn passwords_in_libpq_strings_are_masked() {
+        assert_eq!(
+            masked("postgres://u:pw@db1:5432,db2:5432/auth?password=pw&target_session_attrs=read-write"),
+            "postgres://u:***@db1:5432,db2:5432/auth?password=***&target_session_attrs=read-write"
+        );
+        assert_eq!(
+            masked("host=db1,db2 password='p w' dbname=auth"),
+            "host=db1,db2 password=*** dbname=auth"
+        );
+        let url = DatabaseUrl::parse("user=u password=pw host=db1").unwrap();
+        assert_eq!(url.to_string(), "user=u password=*** host=db1");
     }
 
     #[test]
