@@ -43,13 +43,14 @@ MAX_ID = 2**63 - 1
 PG_POSTS_PORT, PG_AUTH_PORT, SQLITE_POSTS_PORT = 18200, 18201, 18210
 
 # name, word, pgbench script of the service's statements for it: "window" when the newest
-# 1 000 posts below the cursor fill the page, "older" when the older matches are looked up.
+# 5 000 posts below the cursor fill the page, "older" when the older matches are looked up.
 SEARCHES = [
     ("search, rare word (10 posts)", "zebra", "scale-search-older.sql"),
     ("search, common word (5 %)", "rust", "scale-search-window.sql"),
     ("search, no match", "nosuchword", "scale-search-older.sql"),
     ("search, word only in others' drafts (10 %)", "secret", "scale-search-older.sql"),
     ("search, word only in the oldest 1 000 posts", "ancient", "scale-search-older.sql"),
+    ("search, word in 0.2 % of posts, spread evenly", "quartz", "scale-search-older.sql"),
 ]
 # The migrations of the search indexes, newest first: reverting them one by one measures
 # creation with the previous version's index, then with none.
@@ -138,7 +139,8 @@ def seed_sqlite(path):
                           || CASE WHEN i % 20 = 7 THEN ' Rust' ELSE '' END || ' ' || {pick}
                           || CASE WHEN i % 100000 = 4242 THEN ' zebra' ELSE '' END
                           || CASE WHEN i % 10 = 3 AND (i * 7919) % 10000 >= 10 THEN ' secret' ELSE '' END
-                          || CASE WHEN i <= 1000 THEN ' ancient' ELSE '' END || ' ' || {pick}
+                          || CASE WHEN i <= 1000 THEN ' ancient' ELSE '' END
+                          || CASE WHEN i % 500 = 17 THEN ' quartz' ELSE '' END || ' ' || {pick}
                           || CASE WHEN i % 3 = 0 THEN ' ' || {pick} ELSE '' END AS t FROM g)
         SELECT i, t, lower(t),
                'Seeded post ' || i || ' of the scale benchmark, a line of body text like many others.',

@@ -1,5 +1,5 @@
 -- GET /posts/?limit=10&search=… (three or more characters) as posts-service sends it to
--- PostgreSQL when the newest 1 000 posts below the cursor do not fill the page (store.rs,
+-- PostgreSQL when the newest 5 000 posts below the cursor do not fill the page (store.rs,
 -- indexed_search_page): the window's lowest id (the smallest bigint when fewer posts are below
 -- the cursor), the page from the window, the ids of older
 -- matches (published ones from the trigram index of published titles, the caller's drafts
@@ -10,7 +10,7 @@
 \set me random(1, 10)
 \set before random(:lo, :hi)
 SELECT coalesce((SELECT posts.id FROM posts WHERE (posts.id < :before)
-                 ORDER BY posts.id DESC LIMIT 1 OFFSET 999), -9223372036854775808) AS floor \gset
+                 ORDER BY posts.id DESC LIMIT 1 OFFSET 4999), -9223372036854775808) AS floor \gset
 SELECT posts.id, posts.title, posts.content, posts.published, posts.created_at, posts.owner_id,
        authors.id, authors.email, authors.created_at,
        (SELECT COUNT(*) FROM votes WHERE (votes.post_id = posts.id) LIMIT 1)
