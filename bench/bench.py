@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from common import BENCH, ROOT, Client, log, psql
+from common import BENCH, ROOT, TARGET, Client, log, psql
 
 USERS = 10
 POSTS_PER_USER = 100
@@ -41,7 +41,7 @@ class Service:
         """Starts the binary; returns seconds until /readyz answered 200."""
         started = time.monotonic()
         self.proc = subprocess.Popen(
-            [os.path.join(ROOT, "target", "release", self.name)],
+            [os.path.join(TARGET, "release", self.name)],
             env=self.env, stdout=self.log, stderr=self.log)
         deadline = started + 30
         while time.monotonic() < deadline:
@@ -201,7 +201,7 @@ def main():
         results["create"] = wrk("create.lua", posts_url, c, 2, d, env)  # last: it adds posts
 
         log("bcrypt bound, login, and the auth service during a login storm ...")
-        t_hash = float(run([os.path.join(ROOT, "target", "release", "examples", "bcrypt_cost"), "12", "10"]).stdout)
+        t_hash = float(run([os.path.join(TARGET, "release", "examples", "bcrypt_cost"), "12", "10"]).stdout)
         results["bcrypt_bound"] = cores / t_hash
         results["user_idle"] = probe(18101, f"/users/{user_ids[0]}", tokens[0], d)
         storm = subprocess.Popen(["wrk", "-t", "2", "-c", str(c), "-d", f"{d + 2}s", "--timeout", "10s", "-s",

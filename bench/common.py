@@ -10,6 +10,8 @@ import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
+# Where cargo puts the release binaries: $CARGO_TARGET_DIR when set, as cargo itself does.
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 
 
 def log(msg):

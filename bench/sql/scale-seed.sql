@@ -1,10 +1,14 @@
 -- The scale benchmark's data, made by SQL in the database (not through the API): 10 000
--- authors, 1 000 000 posts (2 % drafts) with titles of five or six words from a small
+-- authors, 1 000 000 posts (10 % drafts) with titles of five or six words from a small
 -- vocabulary, and about 3 000 000 votes. Run on a freshly migrated posts database by
 -- bench/scale.py, before scale-votes.sql. Deterministic: the same rows every run.
 --
--- Search words: "rust" is in every 20th title (50 000 posts, a common word), "zebra" in ten
--- (a rare word), "nosuchword" in none. No vocabulary word contains any of them.
+-- Search words: "rust" is in every 20th title (50 000 posts, a common word, published or
+-- not), "zebra" in ten (a rare word), "nosuchword" in none, "secret" in 10 % of the posts, all
+-- of them drafts of authors other than the benchmark's users (ids 1-10), and "ancient" in the
+-- oldest 1 000 posts only, "quartz" in every 500th post (2 000, spread evenly: too few for a
+-- page from the newest 5 000 posts that a search walks first, the most its index then
+-- returns). No vocabulary word contains any of them.
 \set ON_ERROR_STOP on
 SET synchronous_commit = off;
 -- bench/scale.py drops the secondary indexes the migrations made before this runs and makes
@@ -38,7 +42,7 @@ CREATE TEMP TABLE vocabulary AS SELECT ARRAY[
 INSERT INTO posts (id, title, title_search, content, published, created_at, owner_id)
 SELECT g, t, lower(t),
        'Seeded post ' || g || ' of the scale benchmark, a line of body text like many others.',
-       g % 50 <> 0,
+       g % 10 <> 3,
        timestamp '2025-06-01' + g * interval '10 seconds',
        1 + (g::bigint * 7919) % 10000
 FROM (
@@ -49,6 +53,9 @@ FROM (
         CASE WHEN g % 20 = 7 THEN 'Rust' END,
         w[1 + floor(random() * n)::int],
         CASE WHEN g % 100000 = 4242 THEN 'zebra' END,
+        CASE WHEN g % 10 = 3 AND (g::bigint * 7919) % 10000 >= 10 THEN 'secret' END,
+        CASE WHEN g <= 1000 THEN 'ancient' END,
+        CASE WHEN g % 500 = 17 THEN 'quartz' END,
         w[1 + floor(random() * n)::int],
         CASE WHEN g % 3 = 0 THEN w[1 + floor(random() * n)::int] END) AS t
     FROM generate_series(1, 1000000) g, (SELECT w, cardinality(w) AS n FROM vocabulary) v

@@ -1,6 +1,8 @@
 //! Cursor paging (`Link: <…>; rel="next"`) and the indexed search's semantics at its edges:
 //! non-ASCII text, wildcard and query-syntax characters, one- and two-character searches,
-//! searches longer than any title, and the search index's migration going down and up.
+//! searches longer than any title, words beyond the newest posts the search walks (only in
+//! others' drafts, only in the oldest posts), and the search index's migration going down and
+//! up.
 
 use std::collections::HashSet;
 
@@ -8,6 +10,9 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 use service_kit::{with_conn, Backend, DbConn};
+
+use posts_service::schema::posts;
+use posts_service::store::SEARCH_WINDOW;
 
 use crate::helpers::*;
 
@@ -78,6 +83,61 @@ impl TestApp {
         pages
     }
 }
+
+impl TestApp {
+    /// Inserts `n` posts titled `title` by `owner` straight into the database, oldest first
+    /// (more posts than a search's window, faster than through the API); `owner` must
+    /// already be an author (have written through the API).
+    async fn bulk_posts(&self, owner: i64, title: &str, published: bool, n: usize) {
+        use diesel::{ExpressionMethods, RunQueryDsl};
+        let url = self.config.common.database_url().unwrap();
+        let title = title.to_string();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = DbConn::establish(&url).unwrap();
+            let now = chrono::Utc::now().naive_utc();
+            let row = (
+                posts::title.eq(title.clone()),
+                posts::title_search.eq(title.to_lowercase()),
+                posts::content.eq("bulk"),
+                posts::published.eq(published),
+                posts::created_at.eq(now),
+                posts::owner_id.eq(owner),
+            );
+            for start in (0..n).step_by(500) {
+                let rows = vec![row.clone(); (n - start).min(500)];
+                with_conn!(&mut conn, |c| diesel::insert_into(posts::table)
+                    .values(rows)
+                    .execute(c))
+                .unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    /// The ids of every post of `owner` titled `title`, newest first (straight from the
+    /// database, for posts made by [`TestApp::bulk_posts`]).
+    async fn ids_titled(&self, owner: i64, title: &str) -> Vec<i64> {
+        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+        let url = self.config.common.database_url().unwrap();
+        let title = title.to_string();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = DbConn::establish(&url).unwrap();
+            with_conn!(&mut conn, |c| posts::table
+                .filter(posts::owner_id.eq(owner))
+                .filter(posts::title.eq(&title))
+                .order(posts::id.desc())
+                .select(posts::id)
+                .load::<i64>(c))
+            .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// Posts that are neither shown nor hidden by a search: more than the search's window.
+const BEYOND_WINDOW: usize = SEARCH_WINDOW as usize + 150;
 
 fn bad_cursor() -> Value {
     json!({ "detail": [{
@@ -318,6 +378,101 @@ service_kit::backend_tests! {
         }
     }
 
+    async fn a_word_only_in_others_drafts_finds_the_published_matches_behind_them(backend) {
+        let app = spawn_app(backend).await;
+        let (alice, bob, carol) = (alice(), bob(), token_for(3, "carol@example.com"));
+        // Oldest: Alice's published matches and her drafts, interleaved.
+        let mut alices_public = Vec::new();
+        let mut alices_all = Vec::new();
+        for i in 0..5 {
+            let id = app.new_post(&alice, &format!("Needle {i}"), true).await;
+            alices_public.push(id);
+            alices_all.push(id);
+            if i % 2 == 0 {
+                alices_all.push(app.new_post(&alice, &format!("needle draft {i}"), false).await);
+            }
+        }
+        alices_public.reverse();
+        alices_all.reverse();
+        // Then more of Bob's drafts with the word than the search walks, and newer posts
+        // without it.
+        app.new_post(&bob, "bob's first", true).await;
+        app.bulk_posts(BOB, "bob's NEEDLE draft", false, BEYOND_WINDOW).await;
+        app.bulk_posts(BOB, "bob's haystack", true, 40).await;
+        let bobs_drafts = app.ids_titled(BOB, "bob's NEEDLE draft").await;
+        assert_eq!(bobs_drafts.len(), BEYOND_WINDOW);
+
+        // Others see the published matches only, through cursors and skip.
+        let pages = app.walk(&carol, "/posts/?search=needle&limit=2", async || {}).await;
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+        assert_eq!(pages.concat(), alices_public);
+        assert_eq!(app.list_ids(&carol, "search=NEEDLE&limit=2&skip=3").await, alices_public[3..]);
+        assert!(app.list_ids(&carol, "search=needle&skip=5").await.is_empty());
+        // The owner of the drafts sees them, newest first, then the published matches.
+        let expected_bob = [bobs_drafts.clone(), alices_public.clone()].concat();
+        let bobs = app.walk(&bob, "/posts/?search=needle&limit=100", async || {}).await;
+        assert_eq!(bobs.len(), BEYOND_WINDOW / 100 + 1);
+        assert_eq!(bobs.concat(), expected_bob);
+        assert_eq!(
+            app.list_ids(&bob, &format!("search=needle&limit=3&skip={}", BEYOND_WINDOW - 1)).await,
+            expected_bob[BEYOND_WINDOW - 1..BEYOND_WINDOW + 2]
+        );
+        // Alice sees her own drafts among her published posts, not Bob's.
+        let alices = app.walk(&alice, "/posts/?search=needle&limit=3", async || {}).await.concat();
+        assert_eq!(alices, alices_all);
+        assert_eq!(app.list_ids(&alice, "search=needle&limit=2&skip=2").await, alices_all[2..4]);
+        // A cursor Bob got (pointing into his drafts) shows Carol only what she may see.
+        let bobs_page = app.page_at(&bob, "/posts/?search=needle&limit=10").await;
+        let from_bobs_cursor = app.walk(&carol, bobs_page.next.as_deref().unwrap(), async || {}).await.concat();
+        assert_eq!(from_bobs_cursor, alices_public);
+    }
+
+    async fn a_word_only_in_the_oldest_posts_pages_through_cursors(backend) {
+        let app = spawn_app(backend).await;
+        let (alice, bob) = (alice(), bob());
+        // Oldest: published matches of both, one draft of each with the word.
+        let mut published = Vec::new();
+        for i in 0..7 {
+            let owner = if i % 2 == 0 { &alice } else { &bob };
+            published.push(app.new_post(owner, &format!("Ancient scroll {i}"), true).await);
+        }
+        let alices_draft = app.new_post(&alice, "ancient draft of alice", false).await;
+        let bobs_draft = app.new_post(&bob, "ancient draft of bob", false).await;
+        // Then more posts without the word than the search walks (published, and drafts of
+        // the searcher), and one newest match at the top, inside the window.
+        app.bulk_posts(BOB, "modern times", true, BEYOND_WINDOW).await;
+        app.bulk_posts(ALICE, "modern draft", false, 30).await;
+        let newest = app.new_post(&bob, "the ANCIENT returns", true).await;
+        published.reverse();
+        let for_alice: Vec<i64> = [vec![newest, alices_draft], published.clone()].concat();
+        let for_bob: Vec<i64> = [vec![newest, bobs_draft], published.clone()].concat();
+
+        for (token, expected) in [(&alice, &for_alice), (&bob, &for_bob)] {
+            for limit in [1, 2, 3, 100] {
+                let pages = app.walk(token, &format!("/posts/?search=ancient&limit={limit}"), async || {}).await;
+                assert_eq!(pages.concat(), *expected, "limit {limit}");
+                let (last, full) = pages.split_last().unwrap();
+                assert!(full.iter().all(|p| p.len() == limit) && !last.is_empty(), "limit {limit}: {pages:?}");
+            }
+            // skip passes over the window's match and into the older ones, alone or after a
+            // cursor.
+            for skip in 0..=expected.len() {
+                assert_eq!(
+                    app.list_ids(token, &format!("search=ancient&limit=3&skip={skip}")).await,
+                    expected[skip..(skip + 3).min(expected.len())],
+                    "skip {skip}"
+                );
+            }
+            let first = app.page_at(token, "/posts/?search=ancient&limit=2").await;
+            let next = first.next.unwrap();
+            assert_eq!(app.page_at(token, &format!("{next}&skip=2")).await.ids, expected[4..6]);
+        }
+        // A search with no match anywhere, and one of two characters (walked, not indexed).
+        assert!(app.walk(&alice, "/posts/?search=nowhere%20to%20be%20found", async || {}).await.concat().is_empty());
+        assert_eq!(app.list_ids(&alice, "search=3%29&limit=5").await, Vec::<i64>::new());
+        assert_eq!(app.list_ids(&bob, "search=nt&limit=2").await, [newest, bobs_draft]);
+    }
+
     async fn the_search_index_migration_goes_down_and_up_again(backend) {
         const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
         const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -335,8 +490,10 @@ service_kit::backend_tests! {
                 }
                 use diesel::RunQueryDsl;
                 let sql = match conn.backend() {
-                    Backend::Postgres => "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'posts_title_search_trgm'",
-                    Backend::Sqlite => "SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'posts_fts%'",
+                    Backend::Postgres => "SELECT count(*) AS n FROM pg_indexes \
+                        WHERE indexname IN ('posts_published_title_search_trgm', 'posts_drafts_owner_id_id')",
+                    Backend::Sqlite => "SELECT count(*) AS n FROM sqlite_master \
+                        WHERE name LIKE 'posts_published_fts%' OR name = 'posts_drafts_owner_id_id'",
                 };
                 with_conn!(conn, |c| diesel::sql_query(sql).get_result::<Count>(c)).unwrap().n
             };
@@ -345,7 +502,7 @@ service_kit::backend_tests! {
                 Backend::Sqlite => SQLITE,
             };
             let reverted = with_conn!(&mut conn, |c| c.revert_last_migration(migrations).map(|v| v.to_string()));
-            assert_eq!(reverted.unwrap(), "20261127000001");
+            assert_eq!(reverted.unwrap(), "20261204000002");
             let gone = count_index(&mut conn);
             conn.run_migrations(POSTGRES, SQLITE, 1).unwrap();
             (gone, count_index(&mut conn))
@@ -399,4 +556,28 @@ async fn the_openapi_document_describes_the_cursor_and_the_link_header() {
             .contains("rel=\"next\""),
         "{link}"
     );
+}
+
+#[actix_web::test]
+async fn postgres_connections_run_without_jit() {
+    // A page statement on a table without statistics yet was compiled on every call (30-40 ms
+    // each at a million posts): the services' connections turn JIT off.
+    let app = spawn_app(Backend::Postgres).await;
+    let url = app.config.common.database_url().unwrap();
+    let jit = actix_web::rt::task::spawn_blocking(move || {
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            jit: String,
+        }
+        use diesel::RunQueryDsl;
+        let mut conn = DbConn::establish(&url).unwrap();
+        with_conn!(&mut conn, |c| diesel::sql_query("SHOW jit")
+            .get_result::<Setting>(c))
+        .unwrap()
+        .jit
+    })
+    .await
+    .unwrap();
+    assert_eq!(jit, "off");
 }
