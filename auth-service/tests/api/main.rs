@@ -2,6 +2,7 @@
 //! a fresh database, on SQLite and on PostgreSQL.
 
 mod config;
+mod connections;
 mod exit_stress;
 mod hardening;
 mod helpers;

@@ -4,6 +4,7 @@
 
 mod auth;
 mod config;
+mod connections;
 mod exit_stress;
 mod hardening;
 mod helpers;

@@ -1,9 +1,11 @@
 //! Pieces every service's `App` shares, each in the module a reader looks in: JSON bodies
 //! for framework errors ([`errors`]), CORS ([`cors`]), the health routes ([`health`]), the
-//! `healthcheck` subcommand's client ([`healthcheck`]) and the server itself ([`server`]).
+//! `healthcheck` subcommand's client ([`healthcheck`]), the bounds on connections
+//! ([`connections`]) and the server itself ([`server`]).
 //! Stopping it gracefully is [`crate::shutdown`]'s; the OpenAPI pieces are
 //! [`crate::openapi`]'s.
 
+pub mod connections;
 pub mod cors;
 pub mod errors;
 pub mod health;
