@@ -127,9 +127,22 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=10_080))]
     pub login_failure_window_minutes: u64,
 
+    /// `basic`: the length rules only (the course's `password123` is fine); `strict`: also
+    /// refuse a password zxcvbn scores below 3 of 4 (guessable within 10^8 tries: common
+    /// passwords, words, dates, keyboard runs, or the user's own email).
+    #[arg(long, env = "PASSWORD_POLICY", default_value = "basic", value_enum)]
+    pub password_policy: PasswordPolicy,
+
     /// The course app's own tokens, accepted on auth's routes during a move from it.
     #[command(flatten)]
     pub course: shared_claims::CourseTokenArgs,
+}
+
+/// `PASSWORD_POLICY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordPolicy {
+    Basic,
+    Strict,
 }
 
 impl Config {

@@ -50,6 +50,8 @@ pub struct AppState {
     /// Whether the course app's own tokens are accepted (`COURSE_TOKEN_SECRET`): then a
     /// `logout?scope=all` or a password change refuses that user's course tokens from then on.
     pub course_tokens: bool,
+    /// `PASSWORD_POLICY`.
+    pub password_policy: config::PasswordPolicy,
 }
 
 /// The auth service, as the service skeleton sees it.
@@ -114,6 +116,7 @@ impl Service for AuthService {
             hasher,
             jwks: issuer.jwks(),
             jwks_max_age: config.jwks_max_age_seconds,
+            password_policy: config.password_policy,
             issuer,
             throttle: Throttle {
                 max_failures: config.login_max_failures as i32,

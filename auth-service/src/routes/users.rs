@@ -4,12 +4,14 @@
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
+use serde_json::json;
 use service_kit::input::{Body, Detail, PathId, ValidationErrors};
 use service_kit::ApiError;
 use utoipa::ToSchema;
 
+use crate::config::PasswordPolicy;
 use crate::credentials::check_password;
-use crate::domain::{PasswordChange, SignUp};
+use crate::domain::{NewPassword, PasswordChange, SignUp};
 use crate::error::Error;
 use crate::routes::{BodyTooLarge, Overloaded};
 use crate::sessions::LiveSession;
@@ -17,14 +19,29 @@ use crate::store::{self, User};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(["/users", "/users/"]).route(web::post().to(create_user)))
-        // Before `/users/{id}`, which would take `me` for an id.
-        .service(web::resource(["/users/me", "/users/me/"]).route(web::get().to(me)))
-        .service(
-            web::resource(["/users/me/password", "/users/me/password/"])
-                .route(web::put().to(change_password)),
-        )
-        .service(web::resource(["/users/{id}", "/users/{id}/"]).route(web::get().to(get_user)));
+    // Every answer here is an account (or a refusal about one): never cached.
+    use service_kit::http::no_store;
+    cfg.service(
+        web::resource(["/users", "/users/"])
+            .wrap(no_store())
+            .route(web::post().to(create_user)),
+    )
+    // Before `/users/{id}`, which would take `me` for an id.
+    .service(
+        web::resource(["/users/me", "/users/me/"])
+            .wrap(no_store())
+            .route(web::get().to(me)),
+    )
+    .service(
+        web::resource(["/users/me/password", "/users/me/password/"])
+            .wrap(no_store())
+            .route(web::put().to(change_password)),
+    )
+    .service(
+        web::resource(["/users/{id}", "/users/{id}/"])
+            .wrap(no_store())
+            .route(web::get().to(get_user)),
+    );
 }
 
 /// A user as the API shows it (never the password hash).
@@ -56,6 +73,7 @@ impl From<User> for UserOut {
     ))]
 pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, Error> {
     let SignUp { email, password } = body.json().await?;
+    let password = strong_enough(&state, password, email.address(), "password").await?;
 
     let password_hash = state.hasher.hash(password.into_inner()).await?;
     let created = state
@@ -79,6 +97,29 @@ pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpR
         .await?;
     log::info!("user {} signed up", created.id);
     Ok(HttpResponse::Created().json(UserOut::from(created)))
+}
+
+/// The password, once `PASSWORD_POLICY=strict` (if set) has judged it for `email`'s
+/// account: else 422 at `field`. The estimate takes milliseconds, so it runs off the worker.
+async fn strong_enough(
+    state: &AppState,
+    password: NewPassword,
+    email: &str,
+    field: &'static str,
+) -> Result<NewPassword, Error> {
+    if state.password_policy != PasswordPolicy::Strict {
+        return Ok(password);
+    }
+    let email = email.to_owned();
+    let (password, judged) = web::block(move || {
+        let judged = password.check_strength(&email);
+        (password, judged)
+    })
+    .await
+    .map_err(|_| ApiError::Internal("the password strength check stopped".into()))?;
+    judged
+        .map_err(|invalid| ApiError::validation(invalid.at(vec![json!("body"), json!(field)])))?;
+    Ok(password)
 }
 
 /// The account with `id`, if there is one.
@@ -152,6 +193,7 @@ pub async fn change_password(
         new_password,
     } = body.json().await?;
     let user = account_of(&state, &caller).await?;
+    let new_password = strong_enough(&state, new_password, &user.email, "new_password").await?;
     if check_password(&state, user.email_key, current_password)
         .await?
         .is_none()

@@ -14,5 +14,6 @@ mod outage;
 mod replicas;
 mod sessions;
 mod shutdown;
+mod stricter;
 mod throttle;
 mod users;

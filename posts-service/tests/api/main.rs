@@ -15,4 +15,5 @@ mod outage;
 mod paging;
 mod posts;
 mod sessions;
+mod stricter;
 mod votes;
