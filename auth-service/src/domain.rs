@@ -57,12 +57,27 @@ impl Email {
     pub fn key(&self) -> &str {
         &self.key
     }
+
+    /// Its [`email_skeleton`]: no two accounts made since the rule share one.
+    pub fn skeleton(&self) -> String {
+        email_skeleton(&self.key)
+    }
+}
+
+/// The Unicode TR39 skeleton of an email key: what it looks like, with look-alikes from any
+/// script mapped to one prototype (a Cyrillic `а` to the Latin `a`, `rn` and `m` to one form,
+/// `l` and `1` and `I` to one), invisible characters dropped, then folded as [`email_key`]
+/// folds. Two addresses with one skeleton can be mistaken for each other on screen.
+pub fn email_skeleton(key: &str) -> String {
+    let skeleton: String = unicode_security::skeleton(key).collect();
+    email_key(&skeleton)
 }
 
 /// The key an email is unique and found under: NFKC, then lower case (then NFKC again, as
 /// lower-casing can undo it), so compatibility twins are one address: a Kelvin sign (U+212A)
 /// or full-width letters fold to the plain ASCII `k`, and `Bob@` to `bob@`. Look-alikes from
-/// other scripts (a Cyrillic `о`) are other characters and stay other addresses.
+/// other scripts (a Cyrillic `о`) are other characters and other addresses, which sign-up
+/// refuses by their [`email_skeleton`] instead.
 pub fn email_key(address: &str) -> String {
     let nfkc = ComposingNormalizerBorrowed::new_nfkc();
     let lower = nfkc.normalize(address).to_lowercase();

@@ -137,7 +137,8 @@ impl Service for AuthService {
         openapi::ApiDoc::openapi()
     }
 
-    /// Moves the email keys stored under an older folding rule to the current one.
+    /// Moves the email keys stored under an older folding rule to the current one, then fills
+    /// the email skeletons not computed yet.
     fn after_migrations(conn: &mut DbConn) -> Result<(), MigrationError> {
         let refolded = store::refold_email_keys(conn, domain::email_key)?;
         if refolded.updated > 0 {
@@ -147,6 +148,10 @@ impl Service for AuthService {
             log::warn!(
                 "user {id} keeps its old email key: another account holds its folded address"
             );
+        }
+        let filled = store::fill_email_skeletons(conn, domain::email_skeleton)?;
+        if filled > 0 {
+            log::info!("{filled} email skeleton(s) filled");
         }
         Ok(())
     }

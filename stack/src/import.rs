@@ -165,6 +165,7 @@ struct User {
     id: i64,
     email: String,
     email_key: String,
+    email_skeleton: String,
     password_hash: String,
     created_at: NaiveDateTime,
 }
@@ -337,6 +338,7 @@ fn check(
             id: u.id,
             email: email.address().to_owned(),
             email_key: email.key().to_owned(),
+            email_skeleton: email.skeleton(),
             password_hash: u.password,
             created_at: u.created_at.naive_utc(),
         });
@@ -578,6 +580,7 @@ pub fn run(args: &ImportArgs) -> Result<Report, ImportError> {
                     users::id.eq(u.id),
                     users::email.eq(&u.email),
                     users::email_key.eq(&u.email_key),
+                    users::email_skeleton.eq(&u.email_skeleton),
                     users::password_hash.eq(&u.password_hash),
                     users::created_at.eq(u.created_at),
                 ))

@@ -79,19 +79,28 @@ pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpR
     let created = state
         .db
         .run(move |conn| {
+            let skeleton = email.skeleton();
             let new = store::NewUser {
                 email: email.address(),
                 email_key: email.key(),
                 password_hash: &password_hash,
                 created_at: service_kit::time::now_utc(),
+                email_skeleton: &skeleton,
             };
-            match store::insert_user(conn, &new) {
+            match store::insert_user_unless_confusable(conn, &new) {
                 Err(e) if e.is_unique_violation() => Err(ApiError::Conflict(format!(
                     "User with email: {} already exists",
                     email.address()
                 ))
                 .into()),
-                other => other.map_err(Error::from),
+                Ok(None) => Err(ApiError::Conflict(format!(
+                    "User with email: {} already exists (an address that looks the same is \
+                     registered)",
+                    email.address()
+                ))
+                .into()),
+                Ok(Some(user)) => Ok(user),
+                Err(other) => Err(Error::from(other)),
             }
         })
         .await?;

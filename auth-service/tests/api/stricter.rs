@@ -4,8 +4,13 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_422, detail, spawn_app, spawn_app_with, PASSWORD};
 use auth_service::config::PasswordPolicy;
+use auth_service::store::{self, NewUser};
+use diesel::RunQueryDsl;
+use service_kit::testing::TestDatabase;
+use service_kit::{with_conn, ApiError, Db};
+
+use crate::helpers::{assert_422, detail, spawn_app, spawn_app_with, start, test_config, PASSWORD};
 
 fn duplicate(field: &str) -> Value {
     json!({"loc": ["body", field], "msg": "field given more than once", "type": "value_error.duplicate"})
@@ -144,5 +149,70 @@ service_kit::backend_tests! {
         let body = json!({"current_password": strong, "new_password": "Tr0ub4dor&3-quartz-Nimbus"});
         let resp = app.api.send_json(Method::PUT, "/users/me/password", Some(&token), &body).await;
         assert_eq!(resp.status(), 204);
+    }
+
+    async fn a_look_alike_email_is_refused_with_409_like_a_taken_one(backend) {
+        let app = spawn_app(backend).await;
+        assert_eq!(app.signup("alice@example.com", PASSWORD).await.status(), 201);
+        assert_eq!(app.signup("mary@example.com", PASSWORD).await.status(), 201);
+        // A Cyrillic а in the local part, then in the domain; `rn` for `m`.
+        for look_alike in ["\u{0430}lice@example.com", "alice@ex\u{0430}mple.com", "rnary@example.com"] {
+            let resp = app.signup(look_alike, PASSWORD).await;
+            assert_eq!(resp.status(), 409, "{look_alike}");
+            let address = if look_alike.contains("ex\u{0430}mple") { look_alike.to_string() } else { look_alike.to_lowercase() };
+            assert_eq!(
+                detail(resp).await,
+                json!(format!("User with email: {address} already exists (an address that looks the same is registered)")),
+                "{look_alike}"
+            );
+        }
+        // A taken address keeps the course's text; other addresses are free.
+        let resp = app.signup("ALICE@example.com", PASSWORD).await;
+        assert_eq!(resp.status(), 409);
+        assert_eq!(detail(resp).await, json!("User with email: ALICE@example.com already exists"));
+        assert_eq!(app.signup("alicia@example.com", PASSWORD).await.status(), 201);
+        assert_eq!(app.login("\u{0430}lice@example.com", PASSWORD).await.status(), 403);
+    }
+
+    async fn accounts_made_before_the_skeleton_column_get_theirs_at_start(backend) {
+        let db = TestDatabase::create(backend, "auth");
+        let key_dir = tempfile::tempdir().unwrap();
+        let config = test_config(&db, &key_dir);
+        let pool = Db::new(&config.common.db_options().unwrap());
+        auth_service::migrate(&pool).await.unwrap();
+        let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+        pool.run(move |conn| {
+            store::insert_user(conn, &NewUser {
+                email: "alice@example.com",
+                email_key: "alice@example.com",
+                password_hash: &hash,
+                created_at: service_kit::time::now_utc(),
+                email_skeleton: "",
+            })
+            .map_err(ApiError::from)?;
+            // As migration 000006 leaves existing rows.
+            with_conn!(conn, |c| diesel::sql_query("UPDATE users SET email_skeleton = NULL").execute(c))
+                .map_err(|e| ApiError::from(service_kit::DbError::from(e)))?;
+            Ok::<_, ApiError>(())
+        })
+        .await
+        .unwrap();
+        let app = start(config, db, key_dir).await;
+        let alice = pool
+            .run(|conn| store::user_by_email_key(conn, "alice@example.com").map_err(ApiError::from))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alice.email_skeleton.as_deref(), Some(auth_service::domain::email_skeleton("alice@example.com").as_str()));
+        assert_eq!(app.signup("\u{0430}lice@example.com", PASSWORD).await.status(), 409);
+    }
+
+    async fn of_look_alike_sign_ups_at_once_exactly_one_succeeds(backend) {
+        let app = spawn_app(backend).await;
+        let variants = ["alice@example.com", "\u{0430}lice@example.com", "alic\u{0435}@example.com",
+                        "\u{0430}lic\u{0435}@example.com", "a1ice@example.com", "al\u{0456}ce@example.com"];
+        let statuses = crate::helpers::statuses(variants.iter().map(|v| app.signup(v, PASSWORD))).await;
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
     }
 }
