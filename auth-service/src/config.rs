@@ -133,6 +133,13 @@ pub struct Config {
     #[arg(long, env = "PASSWORD_POLICY", default_value = "basic", value_enum)]
     pub password_policy: PasswordPolicy,
 
+    /// Other users' accounts one caller may look up (`GET /users/{id}`) per minute, in each
+    /// replica; past it 429 + `Retry-After`. 0: no limit. The caller's own account is not
+    /// counted.
+    #[arg(long, env = "USER_LOOKUPS_PER_MINUTE", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub user_lookups_per_minute: u32,
+
     /// The course app's own tokens, accepted on auth's routes during a move from it.
     #[command(flatten)]
     pub course: shared_claims::CourseTokenArgs,

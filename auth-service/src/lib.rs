@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod domain;
 pub mod error;
 pub mod hashing;
+pub mod lookups;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub course_tokens: bool,
     /// `PASSWORD_POLICY`.
     pub password_policy: config::PasswordPolicy,
+    /// `USER_LOOKUPS_PER_MINUTE`.
+    pub lookups: lookups::LookupLimit,
 }
 
 /// The auth service, as the service skeleton sees it.
@@ -117,6 +120,7 @@ impl Service for AuthService {
             jwks: issuer.jwks(),
             jwks_max_age: config.jwks_max_age_seconds,
             password_policy: config.password_policy,
+            lookups: lookups::LookupLimit::new(config.user_lookups_per_minute),
             issuer,
             throttle: Throttle {
                 max_failures: config.login_max_failures as i32,

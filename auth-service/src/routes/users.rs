@@ -13,6 +13,7 @@ use crate::config::PasswordPolicy;
 use crate::credentials::check_password;
 use crate::domain::{NewPassword, PasswordChange, SignUp};
 use crate::error::Error;
+use crate::lookups::masked_email;
 use crate::routes::{BodyTooLarge, Overloaded};
 use crate::sessions::LiveSession;
 use crate::store::{self, User};
@@ -147,26 +148,43 @@ async fn account_of(state: &AppState, caller: &LiveSession) -> Result<User, Erro
         .ok_or_else(Error::unauthorized)
 }
 
-/// Reads one account.
+/// Reads one account. The caller's own shows its email; another's shows it masked
+/// (`a***@example.com`: first character, then the domain), and a caller may look up at most
+/// `USER_LOOKUPS_PER_MINUTE` other accounts a minute (429 + `Retry-After` past it).
 #[utoipa::path(get, path = "/users/{id}", tag = "Users",
     params(PathId),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user", body = UserOut),
+        (status = 200, description = "The user (the email masked unless it is the caller's)", body = UserOut),
         (status = 401, description = "Missing or invalid token", body = Detail),
         (status = 404, description = "No such user", body = Detail),
         (status = 422, description = "Not a valid id", body = ValidationErrors),
+        (status = 429, description = "Too many other accounts looked up this minute; see Retry-After", body = Detail),
     ))]
 pub async fn get_user(
-    _caller: LiveSession,
+    caller: LiveSession,
     id: PathId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Error> {
     let id = id.get();
+    let own = id == caller.id;
+    if !own {
+        state
+            .lookups
+            .check(caller.id)
+            .map_err(|retry_after| ApiError::TooManyRequests {
+                detail: "Too many accounts looked up; try again later".into(),
+                retry_after,
+            })?;
+    }
     let user = user_by_id(&state, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("User with id: {id} does not exist")))?;
-    Ok(HttpResponse::Ok().json(UserOut::from(user)))
+    let mut out = UserOut::from(user);
+    if !own {
+        out.email = masked_email(&out.email);
+    }
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// The caller's own account.

@@ -3,6 +3,7 @@
 
 mod config;
 mod connections;
+mod directory;
 mod exit_stress;
 mod hardening;
 mod helpers;
