@@ -127,6 +127,19 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=10_080))]
     pub login_failure_window_minutes: u64,
 
+    /// `basic`: the length rules only (the course's `password123` is fine); `strict`: also
+    /// refuse a password zxcvbn scores below 3 of 4 (guessable within 10^8 tries: common
+    /// passwords, words, dates, keyboard runs, or the user's own email).
+    #[arg(long, env = "PASSWORD_POLICY", default_value = "basic", value_enum)]
+    pub password_policy: PasswordPolicy,
+
+    /// Other users' accounts one caller may look up (`GET /users/{id}`) per minute, in each
+    /// replica; past it 429 + `Retry-After`. 0: no limit. The caller's own account is not
+    /// counted.
+    #[arg(long, env = "USER_LOOKUPS_PER_MINUTE", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub user_lookups_per_minute: u32,
+
     /// The course app's own tokens, accepted on auth's routes during a move from it.
     #[command(flatten)]
     pub course: shared_claims::CourseTokenArgs,
@@ -140,6 +153,13 @@ pub struct Config {
     #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_sessions_per_user: u32,
+}
+
+/// `PASSWORD_POLICY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordPolicy {
+    Basic,
+    Strict,
 }
 
 impl Config {

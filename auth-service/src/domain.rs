@@ -57,12 +57,27 @@ impl Email {
     pub fn key(&self) -> &str {
         &self.key
     }
+
+    /// Its [`email_skeleton`]: no two accounts made since the rule share one.
+    pub fn skeleton(&self) -> String {
+        email_skeleton(&self.key)
+    }
+}
+
+/// The Unicode TR39 skeleton of an email key: what it looks like, with look-alikes from any
+/// script mapped to one prototype (a Cyrillic `а` to the Latin `a`, `rn` and `m` to one form,
+/// `l` and `1` and `I` to one), invisible characters dropped, then folded as [`email_key`]
+/// folds. Two addresses with one skeleton can be mistaken for each other on screen.
+pub fn email_skeleton(key: &str) -> String {
+    let skeleton: String = unicode_security::skeleton(key).collect();
+    email_key(&skeleton)
 }
 
 /// The key an email is unique and found under: NFKC, then lower case (then NFKC again, as
 /// lower-casing can undo it), so compatibility twins are one address: a Kelvin sign (U+212A)
 /// or full-width letters fold to the plain ASCII `k`, and `Bob@` to `bob@`. Look-alikes from
-/// other scripts (a Cyrillic `о`) are other characters and stay other addresses.
+/// other scripts (a Cyrillic `о`) are other characters and other addresses, which sign-up
+/// refuses by their [`email_skeleton`] instead.
 pub fn email_key(address: &str) -> String {
     let nfkc = ComposingNormalizerBorrowed::new_nfkc();
     let lower = nfkc.normalize(address).to_lowercase();
@@ -109,12 +124,52 @@ impl NewPassword {
         if raw.len() > MAX_PASSWORD_BYTES {
             return Err(Invalid::beyond(Bound::MaxBytes(MAX_PASSWORD_BYTES)));
         }
+        if raw.chars().all(blank) {
+            return Err(Invalid::new(
+                "password must contain a character that is not whitespace, a combining mark \
+                 or an invisible character",
+                "value_error.password.blank",
+            ));
+        }
         Ok(NewPassword(raw))
+    }
+
+    /// With `PASSWORD_POLICY=strict`: refused when zxcvbn scores it below 3 (guessable within
+    /// 10^8 tries), the user's email and its local part counted as known words.
+    pub fn check_strength(&self, email: &str) -> Result<(), Invalid> {
+        let local = email.rsplit_once('@').map_or(email, |(local, _)| local);
+        let estimate = zxcvbn::zxcvbn(&self.0, &[email, local]);
+        if u8::from(estimate.score()) >= MIN_STRICT_SCORE {
+            return Ok(());
+        }
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map_or_else(String::new, |w| format!(": {w}"));
+        Err(Invalid::new(
+            format!("password is too easy to guess{why}"),
+            "value_error.password.weak",
+        )
+        .with_ctx(json!({ "score": u8::from(estimate.score()), "min_score": MIN_STRICT_SCORE })))
     }
 
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Least zxcvbn score (0..=4) `PASSWORD_POLICY=strict` accepts.
+pub const MIN_STRICT_SCORE: u8 = 3;
+
+/// A character that alone makes no password: white space, a mark (General_Category M: a
+/// combining accent with nothing to sit on), a format or control character (zero-width
+/// space, direction marks).
+fn blank(c: char) -> bool {
+    use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+    let category = icu_properties::CodePointMapData::<GeneralCategory>::new().get(c);
+    c.is_whitespace()
+        || GeneralCategoryGroup::Mark.contains(category)
+        || matches!(category, GeneralCategory::Format | GeneralCategory::Control)
 }
 
 /// Sign-up body (`POST /users/`).
@@ -158,6 +213,19 @@ impl FromFields for PasswordChange {
     fn from_fields(fields: &mut Fields) -> Option<PasswordChange> {
         let current_password = fields.parse("current_password", non_empty);
         let new_password = fields.parse("new_password", NewPassword::parse);
+        // Judged here, before any hash is checked: a change to the same password changes
+        // nothing and would only reset the caller's other sessions.
+        if let (Some(current), Some(new)) = (&current_password, &new_password) {
+            if *current == new.0 {
+                fields.reject(
+                    "new_password",
+                    "new password must differ from the current one",
+                    "value_error.password.unchanged",
+                    None,
+                );
+                return None;
+            }
+        }
         Some(PasswordChange {
             current_password: current_password?,
             new_password: new_password?,

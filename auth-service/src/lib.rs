@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod domain;
 pub mod error;
 pub mod hashing;
+pub mod lookups;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
@@ -53,6 +54,10 @@ pub struct AppState {
     /// What `GET /sessions/ended` requires as a bearer token (`SESSIONS_FEED_SECRET`); open
     /// when `None`.
     pub feed_secret: Option<shared_claims::Secret>,
+    /// `PASSWORD_POLICY`.
+    pub password_policy: config::PasswordPolicy,
+    /// `USER_LOOKUPS_PER_MINUTE`.
+    pub lookups: lookups::LookupLimit,
 }
 
 /// The auth service, as the service skeleton sees it.
@@ -123,6 +128,8 @@ impl Service for AuthService {
             hasher,
             jwks: issuer.jwks(),
             jwks_max_age: config.jwks_max_age_seconds,
+            password_policy: config.password_policy,
+            lookups: lookups::LookupLimit::new(config.user_lookups_per_minute),
             issuer,
             throttle: Throttle {
                 max_failures: config.login_max_failures as i32,
@@ -145,7 +152,8 @@ impl Service for AuthService {
         openapi::ApiDoc::openapi()
     }
 
-    /// Moves the email keys stored under an older folding rule to the current one.
+    /// Moves the email keys stored under an older folding rule to the current one, then fills
+    /// the email skeletons not computed yet.
     fn after_migrations(conn: &mut DbConn) -> Result<(), MigrationError> {
         let refolded = store::refold_email_keys(conn, domain::email_key)?;
         if refolded.updated > 0 {
@@ -155,6 +163,10 @@ impl Service for AuthService {
             log::warn!(
                 "user {id} keeps its old email key: another account holds its folded address"
             );
+        }
+        let filled = store::fill_email_skeletons(conn, domain::email_skeleton)?;
+        if filled > 0 {
+            log::info!("{filled} email skeleton(s) filled");
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ diesel::table! {
         email_key -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        email_skeleton -> Nullable<Text>,
     }
 }
 

@@ -15,6 +15,8 @@ pub struct User {
     pub email_key: String,
     pub password_hash: String,
     pub created_at: NaiveDateTime,
+    /// `None` only between the migration that added it and the start that fills it.
+    pub email_skeleton: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -24,6 +26,7 @@ pub struct NewUser<'a> {
     pub email_key: &'a str,
     pub password_hash: &'a str,
     pub created_at: NaiveDateTime,
+    pub email_skeleton: &'a str,
 }
 
 /// Inserts a user; a taken email fails with a unique violation on `users_email_key`
@@ -33,6 +36,76 @@ pub fn insert_user(conn: &mut DbConn, new: &NewUser<'_>) -> Result<User, DbError
         .values(new)
         .returning(users::all_columns)
         .get_result(c))?)
+}
+
+/// Inserts a user unless another account's email has the same skeleton (a look-alike
+/// address): `None` then. A taken email key is still a unique violation, as for
+/// [`insert_user`]. Race-free: on PostgreSQL the check and the insert hold a transaction-scoped
+/// advisory lock on the skeleton; on SQLite they are one immediate (writing) transaction.
+pub fn insert_user_unless_confusable(
+    conn: &mut DbConn,
+    new: &NewUser<'_>,
+) -> Result<Option<User>, DbError> {
+    macro_rules! check_then_insert {
+        ($c:ident) => {{
+            let look_alike: Option<i64> = users::table
+                .filter(users::email_skeleton.eq(new.email_skeleton))
+                .filter(users::email_key.ne(new.email_key))
+                .select(users::id)
+                .first($c)
+                .optional()?;
+            if look_alike.is_some() {
+                return Ok(None);
+            }
+            diesel::insert_into(users::table)
+                .values(new)
+                .returning(users::all_columns)
+                .get_result($c)
+                .map(Some)
+        }};
+    }
+    Ok(match conn {
+        DbConn::Pg(c) => c.transaction(|c| {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(format!(
+                    "email_skeleton:{}",
+                    new.email_skeleton
+                ))
+                .execute(c)?;
+            check_then_insert!(c)
+        }),
+        DbConn::Sqlite(c) => c.immediate_transaction(|c| check_then_insert!(c)),
+    }?)
+}
+
+/// Gives every account without an email skeleton its own, `skeleton` computing it from the
+/// email key; the number filled. Idempotent (replicas may run it at once).
+pub fn fill_email_skeletons(
+    conn: &mut DbConn,
+    skeleton: impl Fn(&str) -> String,
+) -> Result<usize, DbError> {
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(i64, String)> = with_conn!(conn, |c| users::table
+            .filter(users::email_skeleton.is_null())
+            .order(users::id)
+            .select((users::id, users::email_key))
+            .limit(1000)
+            .load(c))?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        for (id, key) in rows {
+            let value = skeleton(&key);
+            filled += with_conn!(conn, |c| diesel::update(
+                users::table
+                    .find(id)
+                    .filter(users::email_skeleton.is_null())
+            )
+            .set(users::email_skeleton.eq(&value))
+            .execute(c))?;
+        }
+    }
 }
 
 pub fn user_by_id(conn: &mut DbConn, id: i64) -> Result<Option<User>, DbError> {
@@ -95,7 +168,11 @@ pub fn refold_email_keys(
             continue;
         }
         let result = with_conn!(conn, |c| diesel::update(users::table.find(id))
-            .set(users::email_key.eq(&key))
+            // Its skeleton is recomputed from the new key (`fill_email_skeletons`).
+            .set((
+                users::email_key.eq(&key),
+                users::email_skeleton.eq(None::<String>),
+            ))
             .execute(c));
         match result.map_err(DbError::from) {
             Ok(_) => done.updated += 1,

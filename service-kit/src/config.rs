@@ -114,7 +114,19 @@ pub struct ServerArgs {
     #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024),
           display_order = SERVER_ARGS_ORDER + 3)]
     pub workers: Option<u32>,
+
+    /// Most connections this process serves at once (all workers together); a request on a
+    /// connection beyond it is answered 503 `Too many connections` and its connection closed.
+    /// Keep it below the process's open-file limit, less the database pool and a margin.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+          display_order = SERVER_ARGS_ORDER + 4)]
+    pub max_connections: u32,
 }
+
+/// Default of `MAX_CONNECTIONS`: four times the benchmark's 1 000 connections, well under the
+/// usual container open-file limit (1 048 576) and the 20 000 of a typical systemd service.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 
 /// Parses flags only, ignoring the process environment: the defaults of a service embedded
 /// in another process (the stack) or started by a test.

@@ -179,6 +179,7 @@ struct User {
     id: i64,
     email: String,
     email_key: String,
+    email_skeleton: String,
     password_hash: String,
     created_at: NaiveDateTime,
 }
@@ -406,6 +407,7 @@ fn check(
             id: u.id,
             email: email.address().to_owned(),
             email_key: email.key().to_owned(),
+            email_skeleton: email.skeleton(),
             password_hash: u.password,
             created_at: u.created_at.naive_utc(),
         });
@@ -656,6 +658,7 @@ fn compare_users(
                     id: u.id,
                     email: u.email.clone(),
                     email_key: u.email_key.clone(),
+                    email_skeleton: u.email_skeleton.clone(),
                     password_hash: u.password_hash.clone(),
                     created_at: u.created_at,
                 }),
@@ -930,6 +933,7 @@ pub fn run(args: &ImportArgs) -> Result<Report, ImportError> {
                     users::id.eq(u.id),
                     users::email.eq(&u.email),
                     users::email_key.eq(&u.email_key),
+                    users::email_skeleton.eq(&u.email_skeleton),
                     users::password_hash.eq(&u.password_hash),
                     users::created_at.eq(u.created_at),
                 ))

@@ -11,7 +11,12 @@ use crate::sessions::{self, Token};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(["/login", "/login/"]).route(web::post().to(login)));
+    // Tokens, and refusals about an account: never cached.
+    cfg.service(
+        web::resource(["/login", "/login/"])
+            .wrap(service_kit::http::no_store())
+            .route(web::post().to(login)),
+    );
 }
 
 /// Exchanges email and password for an access token (and a refresh token: a new session).

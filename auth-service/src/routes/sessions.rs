@@ -14,7 +14,9 @@ use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource(["/token/refresh", "/token/refresh/"]).route(web::post().to(refresh)),
+        web::resource(["/token/refresh", "/token/refresh/"])
+            .wrap(service_kit::http::no_store())
+            .route(web::post().to(refresh)),
     )
     .service(web::resource(["/logout", "/logout/"]).route(web::post().to(logout)))
     .service(

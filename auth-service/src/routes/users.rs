@@ -4,27 +4,45 @@
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
+use serde_json::json;
 use service_kit::input::{Body, Detail, PathId, ValidationErrors};
 use service_kit::ApiError;
 use utoipa::ToSchema;
 
+use crate::config::PasswordPolicy;
 use crate::credentials::check_password;
-use crate::domain::{PasswordChange, SignUp};
+use crate::domain::{NewPassword, PasswordChange, SignUp};
 use crate::error::Error;
+use crate::lookups::masked_email;
 use crate::routes::{BodyTooLarge, Overloaded};
 use crate::sessions::LiveSession;
 use crate::store::{self, User};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(["/users", "/users/"]).route(web::post().to(create_user)))
-        // Before `/users/{id}`, which would take `me` for an id.
-        .service(web::resource(["/users/me", "/users/me/"]).route(web::get().to(me)))
-        .service(
-            web::resource(["/users/me/password", "/users/me/password/"])
-                .route(web::put().to(change_password)),
-        )
-        .service(web::resource(["/users/{id}", "/users/{id}/"]).route(web::get().to(get_user)));
+    // Every answer here is an account (or a refusal about one): never cached.
+    use service_kit::http::no_store;
+    cfg.service(
+        web::resource(["/users", "/users/"])
+            .wrap(no_store())
+            .route(web::post().to(create_user)),
+    )
+    // Before `/users/{id}`, which would take `me` for an id.
+    .service(
+        web::resource(["/users/me", "/users/me/"])
+            .wrap(no_store())
+            .route(web::get().to(me)),
+    )
+    .service(
+        web::resource(["/users/me/password", "/users/me/password/"])
+            .wrap(no_store())
+            .route(web::put().to(change_password)),
+    )
+    .service(
+        web::resource(["/users/{id}", "/users/{id}/"])
+            .wrap(no_store())
+            .route(web::get().to(get_user)),
+    );
 }
 
 /// A user as the API shows it (never the password hash).
@@ -56,29 +74,62 @@ impl From<User> for UserOut {
     ))]
 pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, Error> {
     let SignUp { email, password } = body.json().await?;
+    let password = strong_enough(&state, password, email.address(), "password").await?;
 
     let password_hash = state.hasher.hash(password.into_inner()).await?;
     let created = state
         .db
         .run(move |conn| {
+            let skeleton = email.skeleton();
             let new = store::NewUser {
                 email: email.address(),
                 email_key: email.key(),
                 password_hash: &password_hash,
                 created_at: service_kit::time::now_utc(),
+                email_skeleton: &skeleton,
             };
-            match store::insert_user(conn, &new) {
+            match store::insert_user_unless_confusable(conn, &new) {
                 Err(e) if e.is_unique_violation() => Err(ApiError::Conflict(format!(
                     "User with email: {} already exists",
                     email.address()
                 ))
                 .into()),
-                other => other.map_err(Error::from),
+                Ok(None) => Err(ApiError::Conflict(format!(
+                    "User with email: {} already exists (an address that looks the same is \
+                     registered)",
+                    email.address()
+                ))
+                .into()),
+                Ok(Some(user)) => Ok(user),
+                Err(other) => Err(Error::from(other)),
             }
         })
         .await?;
     log::info!("user {} signed up", created.id);
     Ok(HttpResponse::Created().json(UserOut::from(created)))
+}
+
+/// The password, once `PASSWORD_POLICY=strict` (if set) has judged it for `email`'s
+/// account: else 422 at `field`. The estimate takes milliseconds, so it runs off the worker.
+async fn strong_enough(
+    state: &AppState,
+    password: NewPassword,
+    email: &str,
+    field: &'static str,
+) -> Result<NewPassword, Error> {
+    if state.password_policy != PasswordPolicy::Strict {
+        return Ok(password);
+    }
+    let email = email.to_owned();
+    let (password, judged) = web::block(move || {
+        let judged = password.check_strength(&email);
+        (password, judged)
+    })
+    .await
+    .map_err(|_| ApiError::Internal("the password strength check stopped".into()))?;
+    judged
+        .map_err(|invalid| ApiError::validation(invalid.at(vec![json!("body"), json!(field)])))?;
+    Ok(password)
 }
 
 /// The account with `id`, if there is one.
@@ -97,26 +148,43 @@ async fn account_of(state: &AppState, caller: &LiveSession) -> Result<User, Erro
         .ok_or_else(Error::unauthorized)
 }
 
-/// Reads one account.
+/// Reads one account. The caller's own shows its email; another's shows it masked
+/// (`a***@example.com`: first character, then the domain), and a caller may look up at most
+/// `USER_LOOKUPS_PER_MINUTE` other accounts a minute (429 + `Retry-After` past it).
 #[utoipa::path(get, path = "/users/{id}", tag = "Users",
     params(PathId),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user", body = UserOut),
+        (status = 200, description = "The user (the email masked unless it is the caller's)", body = UserOut),
         (status = 401, description = "Missing or invalid token", body = Detail),
         (status = 404, description = "No such user", body = Detail),
         (status = 422, description = "Not a valid id", body = ValidationErrors),
+        (status = 429, description = "Too many other accounts looked up this minute; see Retry-After", body = Detail),
     ))]
 pub async fn get_user(
-    _caller: LiveSession,
+    caller: LiveSession,
     id: PathId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Error> {
     let id = id.get();
+    let own = id == caller.id;
+    if !own {
+        state
+            .lookups
+            .check(caller.id)
+            .map_err(|retry_after| ApiError::TooManyRequests {
+                detail: "Too many accounts looked up; try again later".into(),
+                retry_after,
+            })?;
+    }
     let user = user_by_id(&state, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("User with id: {id} does not exist")))?;
-    Ok(HttpResponse::Ok().json(UserOut::from(user)))
+    let mut out = UserOut::from(user);
+    if !own {
+        out.email = masked_email(&out.email);
+    }
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// The caller's own account.
@@ -152,6 +220,7 @@ pub async fn change_password(
         new_password,
     } = body.json().await?;
     let user = account_of(&state, &caller).await?;
+    let new_password = strong_enough(&state, new_password, &user.email, "new_password").await?;
     if check_password(&state, user.email_key, current_password)
         .await?
         .is_none()

@@ -60,7 +60,7 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
 fn migrate_applies_the_migrations_once_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/auth.db", dir.path().display());
-    for expected in ["6 migration(s) applied", "0 migration(s) applied"] {
+    for expected in ["7 migration(s) applied", "0 migration(s) applied"] {
         let out = auth_service()
             .args(["migrate"])
             .env("DATABASE_URL", &url)

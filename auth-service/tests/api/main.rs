@@ -2,7 +2,9 @@
 //! a fresh database, on SQLite and on PostgreSQL.
 
 mod config;
+mod connections;
 mod database_hosts;
+mod directory;
 mod exit_stress;
 mod hardening;
 mod helpers;
@@ -14,5 +16,6 @@ mod outage;
 mod replicas;
 mod sessions;
 mod shutdown;
+mod stricter;
 mod throttle;
 mod users;

@@ -21,12 +21,15 @@ use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        // Posts carry their owner's email: never cached.
         web::resource(["/posts", "/posts/"])
+            .wrap(service_kit::http::no_store())
             .route(web::get().to(list_posts))
             .route(web::post().to(create_post)),
     )
     .service(
         web::resource(["/posts/{id}", "/posts/{id}/"])
+            .wrap(service_kit::http::no_store())
             .route(web::get().to(get_post))
             .route(web::put().to(update_post))
             .route(web::delete().to(delete_post)),

@@ -4,6 +4,7 @@
 
 mod auth;
 mod config;
+mod connections;
 mod exit_stress;
 mod hardening;
 mod helpers;
@@ -14,4 +15,5 @@ mod outage;
 mod paging;
 mod posts;
 mod sessions;
+mod stricter;
 mod votes;

@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::HttpResponse;
 
+use super::connections::{connection_guard, ConnectionLimit};
 use super::{comma_list, cors, json_errors};
 use crate::shutdown::drain;
 
@@ -35,7 +36,9 @@ impl BoundServer {
 
 /// The HTTP server every service runs: `configure` adds the service's state and routes; around
 /// them come access lines with request ids and request metrics (a
-/// [`crate::metrics::Metrics`] in the app data, for the service's `/metrics`), CORS, JSON
+/// [`crate::metrics::Metrics`] in the app data, for the service's `/metrics`), the bounds on
+/// connections ([`super::connections`]: `MAX_CONNECTIONS`, and a connection closed after an
+/// answer sent before its body was read, chunked or not), CORS, JSON
 /// bodies for framework errors, the body limit and the body-read deadline, the OpenAPI
 /// document at `/openapi.json` with Swagger UI at `/docs/` (served from the binary), and a
 /// JSON 404 for unknown paths. Signals are left to [`crate::shutdown::stop_on_signal`], so Ctrl-C is as
@@ -66,11 +69,13 @@ where
     // an empty body, before any App, middleware or error handler exists for the request: they
     // cannot be given the `{"detail": ...}` shape here. Everything from the head on (unknown
     // paths, methods, extractor failures, 413, the body deadline's 408) is JSON.
+    let connections = ConnectionLimit::new(args.max_connections as usize);
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(crate::deadline::body_read_deadline))
             .wrap(json_errors())
             .wrap(cors(&origins))
+            .wrap(from_fn(connection_guard))
             .wrap(from_fn(crate::logging::access_log))
             .app_data(metrics.clone())
             .app_data(body_read_timeout)
@@ -83,6 +88,12 @@ where
             .route("/docs", web::get().to(docs_redirect))
             .default_service(web::to(HttpResponse::NotFound))
     })
+    .on_connect(connections.on_connect())
+    // No worker accepts beyond the limit either: past workers × limit, new connections wait
+    // in the listen backlog.
+    .max_connections(args.max_connections as usize)
+    // An answer sent before its body was read closes the connection after this linger.
+    .client_disconnect_timeout(std::time::Duration::from_secs(1))
     .shutdown_timeout(args.shutdown_grace_seconds)
     .disable_signals()
     .listen(listener)?;

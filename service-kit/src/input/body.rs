@@ -65,11 +65,56 @@ impl RawBody {
         if !self.is_json() {
             return Err(not_a_dict());
         }
+        // An object, its keys checked for repeats as it is read (serde_json alone keeps the
+        // last of them); anything else is read again as a value, for its exact refusal.
+        if let Ok(UniqueKeys { map, duplicates }) = serde_json::from_slice(&self.bytes) {
+            super::fields::refuse_duplicates(duplicates)?;
+            return Ok(Fields::new(map));
+        }
         match serde_json::from_slice::<Value>(&self.bytes) {
             Ok(Value::Object(map)) => Ok(Fields::new(map)),
             Ok(_) => Err(not_a_dict()),
             Err(e) => Err(ApiError::validation(json_decode_error(&self.bytes, &e))),
         }
+    }
+}
+
+/// A JSON object's members, and the names given more than once (each once, in order).
+struct UniqueKeys {
+    map: serde_json::Map<String, Value>,
+    duplicates: Vec<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut map = serde_json::Map::new();
+                let mut duplicates = Vec::new();
+                while let Some(name) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if map.contains_key(&name) {
+                        if !duplicates.contains(&name) {
+                            duplicates.push(name);
+                        }
+                    } else {
+                        map.insert(name, value);
+                    }
+                }
+                Ok(UniqueKeys { map, duplicates })
+            }
+        }
+        deserializer.deserialize_map(Members)
     }
 }
 
@@ -181,6 +226,58 @@ pub(super) fn body(content_type: Option<&str>, bytes: &'static [u8]) -> RawBody 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn errors(result: Result<Fields, ApiError>) -> Vec<FieldError> {
+        match result {
+            Err(ApiError::Validation(errors)) => errors,
+            Err(other) => panic!("expected a 422, got {other:?}"),
+            Ok(f) => panic!("expected a 422, got fields {:?}", f.map),
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_field_given_twice_is_refused_naming_it_in_json_and_forms() {
+        let json_body = body(
+            Some("application/json"),
+            br#"{"title": "a", "content": "b", "title": "c", "title": "d", "content": "e"}"#,
+        );
+        let refused = errors(json_body.json_object());
+        let locs: Vec<_> = refused.iter().map(|e| e.loc.clone()).collect();
+        assert_eq!(
+            locs,
+            vec![
+                vec![json!("body"), json!("title")],
+                vec![json!("body"), json!("content")]
+            ]
+        );
+        assert!(refused
+            .iter()
+            .all(|e| e.kind == "value_error.duplicate" && e.msg == "field given more than once"));
+        for form in [
+            &b"username=a&password=x&username=b"[..],
+            b"username=&username=b&password=x",
+        ] {
+            let form_body = RawBody {
+                bytes: Bytes::copy_from_slice(form),
+                content_type: Some("application/x-www-form-urlencoded".into()),
+            };
+            let refused = errors(form_body.form().await);
+            assert_eq!(refused.len(), 1);
+            assert_eq!(refused[0].loc, vec![json!("body"), json!("username")]);
+        }
+        // Nested objects are values, not fields: their keys are not the body's.
+        let nested = body(None, br#"{"a": {"x": 1}, "b": {"x": 2}}"#);
+        assert_eq!(nested.json_object().unwrap().map.len(), 2);
+        // The refusals of what is no object are unchanged.
+        assert_eq!(
+            errors(body(None, b"[1, 2]").json_object())[0].kind,
+            "type_error.dict"
+        );
+        assert_eq!(
+            errors(body(None, b"{\"a\": ").json_object())[0].kind,
+            "value_error.jsondecode"
+        );
+    }
 
     #[test]
     fn a_body_without_content_type_is_read_as_json() {

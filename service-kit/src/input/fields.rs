@@ -33,15 +33,26 @@ impl Fields {
     }
 
     /// Fields from a form: every value is a string; an empty value counts as absent (as
-    /// FastAPI's form fields do).
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Fields {
+    /// FastAPI's form fields do). A name given more than once (empty or not) is a 422 naming
+    /// each such field ([`duplicate_field`]): which of the values counts would otherwise be
+    /// an accident of the parser.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Fields, ApiError> {
         let mut map = Map::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut duplicates = Vec::new();
         for (k, v) in pairs {
+            if !seen.insert(k.clone()) {
+                if !duplicates.contains(&k) {
+                    duplicates.push(k);
+                }
+                continue;
+            }
             if !v.is_empty() {
-                map.entry(k).or_insert(Value::String(v));
+                map.insert(k, Value::String(v));
             }
         }
-        Fields::new(map)
+        refuse_duplicates(duplicates)?;
+        Ok(Fields::new(map))
     }
 
     fn loc(&self, field: &str) -> Vec<Value> {
@@ -171,6 +182,29 @@ impl Fields {
     }
 }
 
+/// The 422 entry for a body field given more than once: `loc` `["body", name]`, `msg`
+/// `field given more than once`, `type` `value_error.duplicate`.
+pub fn duplicate_field(name: &str) -> FieldError {
+    FieldError::new(
+        vec![json!("body"), json!(name)],
+        "field given more than once",
+        "value_error.duplicate",
+    )
+}
+
+/// One 422 naming every duplicated field, in the order they were first repeated.
+pub(super) fn refuse_duplicates(duplicates: Vec<String>) -> Result<(), ApiError> {
+    if duplicates.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Validation(
+        duplicates
+            .iter()
+            .map(|name| duplicate_field(name))
+            .collect(),
+    ))
+}
+
 /// What a field is read as, strictly, before [`Fields::parse`] gives it its own type.
 pub trait Strict: Sized {
     fn read(fields: &mut Fields, field: &str) -> Option<Self>;
@@ -278,7 +312,7 @@ mod tests {
 
     #[test]
     fn empty_form_values_count_as_absent() {
-        let mut f = Fields::from_pairs(vec![("username".into(), String::new())]);
+        let mut f = Fields::from_pairs(vec![("username".into(), String::new())]).unwrap();
         assert!(f.strict_string("username").is_none());
         let Err(ApiError::Validation(errors)) = f.finish() else {
             panic!("expected a 422")

@@ -23,13 +23,13 @@ impl RawBody {
     /// The fields of a form body: `multipart/form-data` (each part read as text), otherwise
     /// `application/x-www-form-urlencoded`. Names and values must be UTF-8: anything else is
     /// a 422, never replaced by look-alike characters. An empty value counts as absent (as
-    /// FastAPI's form fields do).
+    /// FastAPI's form fields do); a field given twice is a 422 naming it.
     pub async fn form(&self) -> Result<Fields, ApiError> {
         let pairs = match self.multipart_boundary() {
             Some(boundary) => multipart_pairs(self.bytes.clone(), boundary?).await?,
             None => urlencoded_pairs(&self.bytes, "body").map_err(ApiError::validation)?,
         };
-        Ok(Fields::from_pairs(pairs))
+        Fields::from_pairs(pairs)
     }
 }
 

@@ -1,12 +1,14 @@
 //! Test support shared by the services' black-box tests: a fresh database per test on
 //! either backend, a macro that runs one test body on both, the decision whether this run's
-//! PostgreSQL variants run at all, and a proxy that cuts a service off from its database.
+//! PostgreSQL variants run at all, a proxy that cuts a service off from its database, and a
+//! client that starts a request and goes silent ([`slow_client`]).
 //!
 //! Compiled only with the `testing` feature, which the crates' `[dev-dependencies]` switch
 //! on: a release build of a service does not contain it.
 
 mod database;
 mod proxy;
+pub mod slow_client;
 
 pub use database::TestDatabase;
 pub use proxy::CuttableProxy;

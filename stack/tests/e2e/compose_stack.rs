@@ -425,10 +425,11 @@ fn compose_stack_serves_the_course_story_and_refuses_a_one_minute_token_once_exp
         };
         assert_eq!(edit(bob, "mine now").await.status(), 403);
         assert_eq!(edit(&alice, "edited").await.status(), 200);
+        // Another user's email is masked (issue 22).
         let user = api.get(&format!("/users/{alice_id}"), Some(bob)).await;
         assert_eq!(
             expect_status(user, 200, "GET /users/{id}").await["email"],
-            "alice@example.com"
+            "a***@example.com"
         );
         let deleted = api
             .request(Method::DELETE, &format!("/posts/{id}"), Some(&alice))
