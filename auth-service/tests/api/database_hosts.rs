@@ -11,7 +11,7 @@ use diesel::sql_types::Bool;
 use diesel::RunQueryDsl;
 use service_kit::{with_conn, Backend, DatabaseUrl, DbConn};
 
-use crate::helpers::{spawn_app_with, PASSWORD};
+use crate::helpers::{spawn_app_with, start, test_config, PASSWORD};
 
 /// `url` (on 127.0.0.1:5432, as the test databases are) with `first` listed before it.
 fn with_host_before(url: &str, first: &str) -> String {
@@ -50,20 +50,23 @@ async fn with_a_standby_listed_first_read_write_goes_to_the_primary() {
     if !service_kit::testing::postgres_tests_run() {
         return;
     }
-    let backend = Backend::Postgres;
     {
+        // The database first, then the standby copied from the server holding it (a standby
+        // without the database refuses the connection, and libpq does not try further hosts
+        // after a server has answered).
+        let db = service_kit::testing::TestDatabase::create(Backend::Postgres, "hosts");
         let Some(standby) = Standby::start() else {
             eprintln!("skipped: cannot start a standby here (needs root to run pg_basebackup as postgres)");
             return;
         };
         let standby_host = format!("127.0.0.1:{}", standby.port);
-        let app = spawn_app_with(backend, |c| {
-            c.common.database_url = format!(
-                "{}?target_session_attrs=read-write",
-                with_host_before(&c.common.database_url, &standby_host)
-            );
-        })
-        .await;
+        let key_dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(&db, &key_dir);
+        config.common.database_url = format!(
+            "{}?target_session_attrs=read-write",
+            with_host_before(&config.common.database_url, &standby_host)
+        );
+        let app = start(config, db, key_dir).await;
         // Writes work: the pool's connections are on the primary.
         app.create_user("alice@example.com").await;
         assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
