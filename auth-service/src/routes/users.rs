@@ -1,6 +1,7 @@
 //! `POST /users/` (sign up), `GET /users/{id}`, `GET /users/me` and
 //! `PUT /users/me/password`.
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -8,23 +9,29 @@ use service_kit::input::{Body, Detail, PathId, ValidationErrors};
 use service_kit::ApiError;
 use utoipa::ToSchema;
 
-use crate::credentials::check_password;
+use crate::credentials::{check_password, Counter};
 use crate::domain::{PasswordChange, SignUp};
 use crate::error::Error;
+use crate::limits::{self, Route};
 use crate::routes::{BodyTooLarge, Overloaded};
 use crate::sessions::LiveSession;
 use crate::store::{self, User};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(["/users", "/users/"]).route(web::post().to(create_user)))
-        // Before `/users/{id}`, which would take `me` for an id.
-        .service(web::resource(["/users/me", "/users/me/"]).route(web::get().to(me)))
-        .service(
-            web::resource(["/users/me/password", "/users/me/password/"])
-                .route(web::put().to(change_password)),
-        )
-        .service(web::resource(["/users/{id}", "/users/{id}/"]).route(web::get().to(get_user)));
+    cfg.service(
+        web::resource(["/users", "/users/"])
+            .wrap(from_fn(limits::middleware(Route::Signup)))
+            .route(web::post().to(create_user)),
+    )
+    // Before `/users/{id}`, which would take `me` for an id.
+    .service(web::resource(["/users/me", "/users/me/"]).route(web::get().to(me)))
+    .service(
+        web::resource(["/users/me/password", "/users/me/password/"])
+            .wrap(from_fn(limits::middleware(Route::Password)))
+            .route(web::put().to(change_password)),
+    )
+    .service(web::resource(["/users/{id}", "/users/{id}/"]).route(web::get().to(get_user)));
 }
 
 /// A user as the API shows it (never the password hash).
@@ -53,6 +60,7 @@ impl From<User> for UserOut {
         (status = 201, description = "Created", body = UserOut),
         (status = 409, description = "Email already registered", body = Detail),
         (status = 422, description = "Invalid email or password", body = ValidationErrors),
+        (status = 429, description = "Too many sign-ups from this client or to this route; see Retry-After and RateLimit", body = Detail),
     ))]
 pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, Error> {
     let SignUp { email, password } = body.json().await?;
@@ -132,7 +140,8 @@ pub async fn me(caller: LiveSession, state: web::Data<AppState>) -> Result<HttpR
 }
 
 /// Changes the caller's password and ends every other session of theirs. A wrong current
-/// password counts toward the login throttle like a failed login.
+/// password counts against the caller's session (not the account: others' failed logins
+/// never lock a logged-in owner out of this).
 #[utoipa::path(put, path = "/users/me/password", tag = "Users", request_body = PasswordChange,
     security(("bearer" = [])),
     responses(BodyTooLarge, Overloaded,
@@ -140,7 +149,7 @@ pub async fn me(caller: LiveSession, state: web::Data<AppState>) -> Result<HttpR
         (status = 401, description = "Missing, invalid or ended token", body = Detail),
         (status = 403, description = "Invalid Credentials (wrong current password)", body = Detail),
         (status = 422, description = "Missing field, or new password too short or too long", body = ValidationErrors),
-        (status = 429, description = "Too many failed password checks for this account; see Retry-After", body = Detail),
+        (status = 429, description = "Too many wrong current passwords in this session, or too many requests from this client or to this route; see Retry-After (and RateLimit)", body = Detail),
     ))]
 pub async fn change_password(
     caller: LiveSession,
@@ -152,7 +161,12 @@ pub async fn change_password(
         new_password,
     } = body.json().await?;
     let user = account_of(&state, &caller).await?;
-    if check_password(&state, user.email_key, current_password)
+    let counter = Counter::Session(match &caller.claims.sid {
+        Some(sid) => format!("session:{sid}"),
+        // A course token has no session: its user's own counter, still not the account's.
+        None => format!("user:{}", user.id),
+    });
+    if check_password(&state, user.email_key, current_password, counter)
         .await?
         .is_none()
     {
