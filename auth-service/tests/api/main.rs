@@ -7,6 +7,7 @@ mod hardening;
 mod helpers;
 mod inputs;
 mod keys;
+mod limits;
 mod login;
 mod metrics;
 mod outage;
