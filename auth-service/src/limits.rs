@@ -304,7 +304,7 @@ impl Counted {
         let mut state = Vec::new();
         if let Some(remaining) = self.client_remaining() {
             policy.push(format!(
-                "\"{name}-client\";q={};w={};pk=:client:",
+                "\"{name}-client\";q={};w={}",
                 self.limit.per_client, self.window
             ));
             state.push(format!("\"{name}-client\";r={remaining};t={}", self.reset));

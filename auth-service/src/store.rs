@@ -240,34 +240,45 @@ pub fn count_requests(
 ) -> Result<(Option<i64>, i64), DbError> {
     use crate::schema::rate_limits::dsl as rl;
     use diesel::upsert::excluded;
+    let rows: Vec<_> = std::iter::once(global)
+        .chain(client)
+        .map(|bucket| {
+            (
+                rl::bucket.eq(bucket),
+                rl::window_start.eq(window_start),
+                rl::hits.eq(1),
+            )
+        })
+        .collect();
     Ok(with_conn!(conn, |c| {
-        let mut hit = |bucket: &str| {
-            diesel::insert_into(rl::rate_limits)
-                .values((
-                    rl::bucket.eq(bucket),
-                    rl::window_start.eq(window_start),
-                    rl::hits.eq(1),
-                ))
-                .on_conflict(rl::bucket)
-                .do_update()
-                .set((
-                    // Both read the row as it was: a row of an earlier window starts at 1.
-                    rl::hits.eq(case_when(
-                        rl::window_start.eq(excluded(rl::window_start)),
-                        rl::hits + 1,
-                    )
-                    .otherwise(1)),
+        // One statement for both buckets.
+        let counted: Vec<(String, i32)> = diesel::insert_into(rl::rate_limits)
+            .values(&rows)
+            .on_conflict(rl::bucket)
+            .do_update()
+            .set((
+                // Both read the row as it was: a row of an earlier window starts at 1.
+                rl::hits.eq(case_when(
                     rl::window_start.eq(excluded(rl::window_start)),
-                ))
-                .returning(rl::hits)
-                .get_result::<i32>(c)
+                    rl::hits + 1,
+                )
+                .otherwise(1)),
+                rl::window_start.eq(excluded(rl::window_start)),
+            ))
+            .returning((rl::bucket, rl::hits))
+            .get_results(c)?;
+        let hits_of = |bucket: &str| {
+            counted
+                .iter()
+                .find(|(b, _)| b == bucket)
+                .map(|(_, hits)| i64::from(*hits))
         };
-        let global_hits = hit(global)?;
-        let client_hits = client.map(&mut hit).transpose()?;
+        let global_hits = hits_of(global).unwrap_or(1);
+        let client_hits = client.map(|c| hits_of(c).unwrap_or(1));
         if global_hits == 1 {
             diesel::delete(rl::rate_limits.filter(rl::window_start.lt(window_start))).execute(c)?;
         }
-        Ok::<_, diesel::result::Error>((client_hits.map(i64::from), i64::from(global_hits)))
+        Ok::<_, diesel::result::Error>((client_hits, global_hits))
     })?)
 }
 

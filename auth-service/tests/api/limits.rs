@@ -93,7 +93,7 @@ service_kit::backend_tests! {
         assert_limited(&refused, "signup-client");
         assert_eq!(
             header(&refused, "ratelimit-policy"),
-            "\"signup-client\";q=20;w=60;pk=:client:, \"signup\";q=600;w=60"
+            "\"signup-client\";q=20;w=60, \"signup\";q=600;w=60"
         );
         let body: serde_json::Value = refused.json().await.unwrap();
         assert_eq!(body, json!({"detail": "Too many requests, try again later"}));

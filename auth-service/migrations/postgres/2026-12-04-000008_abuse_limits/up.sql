@@ -1,7 +1,10 @@
 -- Request counters shared by every replica: one row per bucket (a route and a client
 -- address, or a route alone), a fixed window identified by its start (unix seconds).
 -- Rows of windows that are over are purged by the first request of each new window.
-CREATE TABLE rate_limits (
+-- UNLOGGED: no WAL, so a count costs no fsync at commit (every request of a limited route
+-- writes here); the price is that a crash of PostgreSQL, or a fail-over to a standby,
+-- starts every count afresh, which is harmless for counts that last a minute.
+CREATE UNLOGGED TABLE rate_limits (
     bucket TEXT PRIMARY KEY NOT NULL,
     window_start BIGINT NOT NULL,
     hits INTEGER NOT NULL
