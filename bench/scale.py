@@ -35,6 +35,7 @@ import urllib.parse
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as base  # noqa: E402  (bench.py: Service, Client, wrk, probe, run, log)
+from bench import RATE_LIMITS_ON_HIGH  # noqa: E402
 
 ROOT, BENCH, log, run = base.ROOT, base.BENCH, base.log, base.run
 USERS = 10
@@ -325,7 +326,7 @@ def main():
     row("seed (PostgreSQL, SQL)", f"{seconds:8.1f} s  {counts}  (load average {load:.1f})", "<= 60 s", seconds <= 60)
 
     auth = base.Service("auth-service", PG_AUTH_PORT, {
-        "DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": os.path.join(tmp, "key.pem"), "JWT_GENERATE_KEY": "true", "BCRYPT_COST": "4"}, tmp)
+        "DATABASE_URL": auth_db, "JWT_PRIVATE_KEY_FILE": os.path.join(tmp, "key.pem"), "JWT_GENERATE_KEY": "true", **RATE_LIMITS_ON_HIGH, "BCRYPT_COST": "4"}, tmp)
     posts = base.Service("posts-service", PG_POSTS_PORT, {
         "DATABASE_URL": posts_db, "JWT_JWKS_URL": f"http://127.0.0.1:{PG_AUTH_PORT}/.well-known/jwks.json"}, tmp)
     sqlite_posts = None

@@ -140,6 +140,62 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub user_lookups_per_minute: u32,
 
+    /// First wait once a counter's failures reach their limit, in seconds; it doubles with
+    /// every further failure, up to the failure window (Keycloak's incremental waits).
+    #[arg(long, env = "LOGIN_LOCK_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=604_800))]
+    pub login_lock_seconds: u32,
+
+    /// Failed logins from one known device (a client holding that account's device cookie)
+    /// before that device waits too; it is not subject to the account's lock.
+    #[arg(long, env = "DEVICE_MAX_FAILURES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub device_max_failures: u32,
+
+    /// Lifetime of a device cookie (set by each successful login), in days.
+    #[arg(long, env = "DEVICE_COOKIE_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub device_cookie_days: u32,
+
+    /// Mark the device cookie `Secure` (sent over HTTPS only); `false` for plain-HTTP set-ups
+    /// whose clients should still be recognised.
+    #[arg(long, env = "DEVICE_COOKIE_SECURE", default_value_t = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub device_cookie_secure: bool,
+
+    /// Request limits per client address and per route (sign-up, login, refresh, password
+    /// change), counted in the database; `false` turns them off.
+    #[arg(long, env = "RATE_LIMITS", default_value_t = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub rate_limits: bool,
+
+    /// Length of a rate-limit window, in seconds.
+    #[arg(long, env = "RATE_LIMIT_WINDOW_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub rate_limit_window_seconds: u32,
+
+    /// `POST /users/` per window: `PER_CLIENT/GLOBAL` (every client together).
+    #[arg(long, env = "RATE_LIMIT_SIGNUP", default_value = "20/600")]
+    pub rate_limit_signup: crate::limits::Limit,
+
+    /// `POST /login` per window: `PER_CLIENT/GLOBAL`.
+    #[arg(long, env = "RATE_LIMIT_LOGIN", default_value = "30/1200")]
+    pub rate_limit_login: crate::limits::Limit,
+
+    /// `POST /token/refresh` per window: `PER_CLIENT/GLOBAL`.
+    #[arg(long, env = "RATE_LIMIT_REFRESH", default_value = "120/6000")]
+    pub rate_limit_refresh: crate::limits::Limit,
+
+    /// `PUT /users/me/password` per window: `PER_CLIENT/GLOBAL`.
+    #[arg(long, env = "RATE_LIMIT_PASSWORD", default_value = "10/300")]
+    pub rate_limit_password: crate::limits::Limit,
+
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed (comma-separated CIDRs or
+    /// addresses): the client is the rightmost hop not among them. Default none: the peer
+    /// address is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::limits::Cidr>,
+
     /// The course app's own tokens, accepted on auth's routes during a move from it.
     #[command(flatten)]
     pub course: shared_claims::CourseTokenArgs,

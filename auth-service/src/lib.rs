@@ -4,9 +4,11 @@
 
 pub mod config;
 pub mod credentials;
+pub mod device;
 pub mod domain;
 pub mod error;
 pub mod hashing;
+pub mod limits;
 pub mod lookups;
 pub mod openapi;
 pub mod routes;
@@ -31,11 +33,15 @@ pub use config::Config;
 use hashing::PasswordHasher;
 pub use service_kit::StartError;
 
-/// Per-account login throttling.
+/// A failure counter's policy (see [`credentials`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Throttle {
+    /// Failures before checks wait.
     pub max_failures: i32,
+    /// Failures are forgotten this long after the last one; also the longest wait.
     pub window_minutes: i64,
+    /// The first wait, doubling with every further failure.
+    pub lock_seconds: i64,
 }
 
 /// What handlers share.
@@ -46,7 +52,12 @@ pub struct AppState {
     pub jwks: JwkSet,
     /// `max-age` of the JWKS response.
     pub jwks_max_age: u32,
+    /// Accounts' counters (unknown clients) and sessions' (password changes).
     pub throttle: Throttle,
+    /// Known devices' counters.
+    pub device_throttle: Throttle,
+    pub device_cookies: device::DeviceCookies,
+    pub rate_limits: limits::RateLimits,
     pub sessions: sessions::SessionSettings,
     /// Whether the course app's own tokens are accepted (`COURSE_TOKEN_SECRET`): then a
     /// `logout?scope=all` or a password change refuses that user's course tokens from then on.
@@ -134,7 +145,19 @@ impl Service for AuthService {
             throttle: Throttle {
                 max_failures: config.login_max_failures as i32,
                 window_minutes: config.login_failure_window_minutes as i64,
+                lock_seconds: i64::from(config.login_lock_seconds),
             },
+            device_throttle: Throttle {
+                max_failures: config.device_max_failures as i32,
+                window_minutes: config.login_failure_window_minutes as i64,
+                lock_seconds: i64::from(config.login_lock_seconds),
+            },
+            device_cookies: device::DeviceCookies::new(
+                &device_secret(config)?,
+                chrono::TimeDelta::days(i64::from(config.device_cookie_days)),
+                config.device_cookie_secure,
+            ),
+            rate_limits: limits::RateLimits::from_config(config),
             sessions: sessions::SessionSettings {
                 refresh_ttl: chrono::TimeDelta::seconds(config.refresh_token_ttl().as_secs() as i64),
                 reuse_grace: chrono::TimeDelta::seconds(i64::from(
@@ -210,6 +233,25 @@ fn signing_key(config: &Config) -> Result<SigningKey, StartError> {
         );
     }
     Ok(key)
+}
+
+/// What device cookies are signed under: the signing key's file (read after the key loaded
+/// from it), or the HS256 secret; every replica holds the same.
+fn device_secret(config: &Config) -> Result<Vec<u8>, StartError> {
+    match config.jwt_algorithm {
+        Alg::HS256 => Ok(config
+            .jwt_secret
+            .as_ref()
+            .map_or("", shared_claims::Secret::expose)
+            .as_bytes()
+            .to_vec()),
+        Alg::EdDSA => std::fs::read(&config.jwt_private_key_file).map_err(|e| {
+            StartError::Config(format!(
+                "JWT_PRIVATE_KEY_FILE: {}: cannot read: {e}",
+                config.jwt_private_key_file.display()
+            ))
+        }),
+    }
 }
 
 /// Builds the token issuer and the key set that verifies its tokens.

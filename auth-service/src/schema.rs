@@ -17,6 +17,15 @@ diesel::table! {
         failures -> Integer,
         window_started_at -> Timestamp,
         pending -> Integer,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_limits (bucket) {
+        bucket -> Text,
+        window_start -> BigInt,
+        hits -> Integer,
     }
 }
 

@@ -183,34 +183,41 @@ pub fn refold_email_keys(
     Ok(done)
 }
 
-/// Whether a login attempt may check its password.
+/// Whether a password check may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     Granted,
-    /// Refused: `locked` when failures alone used up the window's budget (wait for the window
-    /// to end), otherwise other attempts being checked right now fill it (retry shortly).
+    /// Refused: `locked_until` when the counter's failures locked it (wait until then),
+    /// otherwise other checks being run right now fill its budget (retry shortly).
     Refused {
-        locked: bool,
-        window_started_at: NaiveDateTime,
+        locked_until: Option<NaiveDateTime>,
     },
 }
 
-/// Reserves a password check for an account *before* it runs. Failures in the window plus
+/// Reserves a password check under the failure counter `key` *before* it runs. Failures plus
 /// checks in flight (this one included) may not exceed `max_attempts`, so parallel guesses
-/// cannot get past the limit. Windows that started at or before `window_start_cutoff` are
-/// over: they are purged (for every account) and counting starts afresh.
+/// cannot get past the limit; once failures have reached it, checks wait until the counter's
+/// `locked_until`, and then run one at a time (each failure lengthens the wait). Counters
+/// whose last failure is at or before `quiet_cutoff` and that are not locked are purged (for
+/// every key): their failures are forgotten.
 pub fn reserve_login_attempt(
     conn: &mut DbConn,
     key: &str,
     now: NaiveDateTime,
-    window_start_cutoff: NaiveDateTime,
+    quiet_cutoff: NaiveDateTime,
     max_attempts: i32,
 ) -> Result<Reservation, DbError> {
     use login_failures::dsl as lf;
     Ok(with_conn!(conn, |c| {
-        diesel::delete(lf::login_failures.filter(lf::window_started_at.le(window_start_cutoff)))
-            .execute(c)?;
-        let (failures, pending, started): (i32, i32, NaiveDateTime) =
+        diesel::delete(
+            lf::login_failures.filter(
+                lf::window_started_at
+                    .le(quiet_cutoff)
+                    .and(lf::locked_until.is_null().or(lf::locked_until.le(now))),
+            ),
+        )
+        .execute(c)?;
+        let (failures, pending, locked_until): (i32, i32, Option<NaiveDateTime>) =
             diesel::insert_into(lf::login_failures)
                 .values((
                     lf::email_key.eq(key),
@@ -221,38 +228,42 @@ pub fn reserve_login_attempt(
                 .on_conflict(lf::email_key)
                 .do_update()
                 .set(lf::pending.eq(lf::pending + 1))
-                .returning((lf::failures, lf::pending, lf::window_started_at))
+                .returning((lf::failures, lf::pending, lf::locked_until))
                 .get_result(c)?;
-        if failures + pending <= max_attempts {
+        let locked = locked_until.filter(|until| *until > now);
+        if locked.is_none()
+            && (failures + pending <= max_attempts || (failures >= max_attempts && pending == 1))
+        {
             return Ok(Reservation::Granted);
         }
         diesel::update(lf::login_failures.find(key))
             .set(lf::pending.eq(case_when(lf::pending.gt(0), lf::pending - 1).otherwise(0)))
             .execute(c)?;
         Ok::<_, diesel::result::Error>(Reservation::Refused {
-            locked: failures >= max_attempts,
-            window_started_at: started,
+            locked_until: locked,
         })
     })?)
 }
 
-/// How a reserved password check ended.
+/// How a reserved check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckOutcome {
-    /// Right password: the account's failures are forgotten and a new window starts.
+    /// Right password: the counter's failures are forgotten.
     Succeeded,
-    /// Wrong password (or no account): counts against the window.
+    /// Wrong password (or no account): counts, and past the limit locks the counter.
     Failed,
     /// The check did not run (hashing queue full): only the reservation is released.
     NotChecked,
 }
 
-/// Settles a reserved check.
+/// Settles a reserved check. A failure that brings the counter to `failures` locks it for
+/// `lock_for(failures)` when that is `Some`.
 pub fn settle_login_attempt(
     conn: &mut DbConn,
     key: &str,
     now: NaiveDateTime,
     outcome: CheckOutcome,
+    lock_for: impl Fn(i32) -> Option<chrono::TimeDelta>,
 ) -> Result<(), DbError> {
     use login_failures::dsl as lf;
     let release = case_when(lf::pending.gt(0), lf::pending - 1).otherwise(0);
@@ -264,15 +275,88 @@ pub fn settle_login_attempt(
                     lf::pending.eq(release),
                     lf::failures.eq(0),
                     lf::window_started_at.eq(now),
+                    lf::locked_until.eq(None::<NaiveDateTime>),
                 ))
                 .execute(c),
-            CheckOutcome::Failed => row
-                .set((lf::pending.eq(release), lf::failures.eq(lf::failures + 1)))
-                .execute(c),
+            CheckOutcome::Failed => {
+                let failures: Option<i32> = row
+                    .set((
+                        lf::pending.eq(release),
+                        lf::failures.eq(lf::failures + 1),
+                        lf::window_started_at.eq(now),
+                    ))
+                    .returning(lf::failures)
+                    .get_result(c)
+                    .optional()?;
+                match failures.and_then(&lock_for) {
+                    Some(wait) => diesel::update(lf::login_failures.find(key))
+                        .set(lf::locked_until.eq(now + wait))
+                        .execute(c),
+                    None => Ok(0),
+                }
+            }
             CheckOutcome::NotChecked => row.set(lf::pending.eq(release)).execute(c),
         }
     })?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Rate limits
+
+/// Counts one request in the route's bucket `global` and, when the client is known, in its
+/// bucket `client`, for the window starting at `window_start` (unix seconds): one upsert per
+/// bucket, each starting the count afresh when its row is of an earlier window. The first
+/// request of a route's window purges the rows of windows that are over. Returns the counts
+/// (client, global), this request included.
+pub fn count_requests(
+    conn: &mut DbConn,
+    global: &str,
+    client: Option<&str>,
+    window_start: i64,
+) -> Result<(Option<i64>, i64), DbError> {
+    use crate::schema::rate_limits::dsl as rl;
+    use diesel::upsert::excluded;
+    let rows: Vec<_> = std::iter::once(global)
+        .chain(client)
+        .map(|bucket| {
+            (
+                rl::bucket.eq(bucket),
+                rl::window_start.eq(window_start),
+                rl::hits.eq(1),
+            )
+        })
+        .collect();
+    Ok(with_conn!(conn, |c| {
+        // One statement for both buckets.
+        let counted: Vec<(String, i32)> = diesel::insert_into(rl::rate_limits)
+            .values(&rows)
+            .on_conflict(rl::bucket)
+            .do_update()
+            .set((
+                // Both read the row as it was: a row of an earlier window starts at 1.
+                rl::hits.eq(case_when(
+                    rl::window_start.eq(excluded(rl::window_start)),
+                    rl::hits + 1,
+                )
+                .otherwise(1)),
+                rl::window_start.eq(excluded(rl::window_start)),
+            ))
+            .returning((rl::bucket, rl::hits))
+            .get_results(c)?;
+        let hits_of = |bucket: &str| {
+            counted
+                .iter()
+                .find(|(b, _)| b == bucket)
+                .map(|(_, hits)| i64::from(*hits))
+        };
+        let global_hits = hits_of(global).unwrap_or(1);
+        let client_hits = client.map(|c| hits_of(c).unwrap_or(1));
+        if global_hits == 1 {
+            diesel::delete(rl::rate_limits.filter(rl::window_start.lt(window_start))).execute(c)?;
+        }
+        Ok::<_, diesel::result::Error>((client_hits, global_hits))
+    })?)
 }
 
 // ---------------------------------------------------------------------------------------

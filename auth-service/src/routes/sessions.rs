@@ -3,11 +3,13 @@
 //! expire. What they do is [`crate::sessions`].
 
 use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use service_kit::input::{Body, Detail, ValidationErrors};
 
 use crate::domain::{EndedSince, LogoutQuery, RefreshForm};
 use crate::error::Error;
+use crate::limits::{self, Route};
 use crate::routes::BodyTooLarge;
 use crate::sessions::{self, EndedSessions, LiveSession, Token};
 use crate::AppState;
@@ -15,6 +17,7 @@ use crate::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(["/token/refresh", "/token/refresh/"])
+            .wrap(from_fn(limits::middleware(Route::Refresh)))
             .wrap(service_kit::http::no_store())
             .route(web::post().to(refresh)),
     )
@@ -35,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "New tokens; the refresh token presented stops working", body = Token),
         (status = 401, description = "Could not validate credentials (invalid, expired, ended or reused refresh token)", body = Detail),
         (status = 422, description = "Missing or invalid field", body = ValidationErrors),
+        (status = 429, description = "Too many refreshes from this client or to this route; see Retry-After and RateLimit", body = Detail),
     ))]
 pub async fn refresh(state: web::Data<AppState>, body: Body) -> Result<Token, Error> {
     let RefreshForm { refresh_token, .. } = body.json_or_form().await?;

@@ -1,6 +1,7 @@
 //! `POST /users/` (sign up), `GET /users/{id}`, `GET /users/me` and
 //! `PUT /users/me/password`.
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -10,9 +11,10 @@ use service_kit::ApiError;
 use utoipa::ToSchema;
 
 use crate::config::PasswordPolicy;
-use crate::credentials::check_password;
+use crate::credentials::{check_password, Counter};
 use crate::domain::{NewPassword, PasswordChange, SignUp};
 use crate::error::Error;
+use crate::limits::{self, Route};
 use crate::lookups::masked_email;
 use crate::routes::{BodyTooLarge, Overloaded};
 use crate::sessions::LiveSession;
@@ -20,10 +22,12 @@ use crate::store::{self, User};
 use crate::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // Every answer here is an account (or a refusal about one): never cached.
+    // Every answer here is an account (or a refusal about one): never cached. The limits
+    // wrap inside, so their 429s are not cached either.
     use service_kit::http::no_store;
     cfg.service(
         web::resource(["/users", "/users/"])
+            .wrap(from_fn(limits::middleware(Route::Signup)))
             .wrap(no_store())
             .route(web::post().to(create_user)),
     )
@@ -35,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource(["/users/me/password", "/users/me/password/"])
+            .wrap(from_fn(limits::middleware(Route::Password)))
             .wrap(no_store())
             .route(web::put().to(change_password)),
     )
@@ -71,6 +76,7 @@ impl From<User> for UserOut {
         (status = 201, description = "Created", body = UserOut),
         (status = 409, description = "Email already registered", body = Detail),
         (status = 422, description = "Invalid email or password", body = ValidationErrors),
+        (status = 429, description = "Too many sign-ups from this client or to this route; see Retry-After and RateLimit", body = Detail),
     ))]
 pub async fn create_user(state: web::Data<AppState>, body: Body) -> Result<HttpResponse, Error> {
     let SignUp { email, password } = body.json().await?;
@@ -200,7 +206,8 @@ pub async fn me(caller: LiveSession, state: web::Data<AppState>) -> Result<HttpR
 }
 
 /// Changes the caller's password and ends every other session of theirs. A wrong current
-/// password counts toward the login throttle like a failed login.
+/// password counts against the caller's session (not the account: others' failed logins
+/// never lock a logged-in owner out of this).
 #[utoipa::path(put, path = "/users/me/password", tag = "Users", request_body = PasswordChange,
     security(("bearer" = [])),
     responses(BodyTooLarge, Overloaded,
@@ -208,7 +215,7 @@ pub async fn me(caller: LiveSession, state: web::Data<AppState>) -> Result<HttpR
         (status = 401, description = "Missing, invalid or ended token", body = Detail),
         (status = 403, description = "Invalid Credentials (wrong current password)", body = Detail),
         (status = 422, description = "Missing field, or new password too short or too long", body = ValidationErrors),
-        (status = 429, description = "Too many failed password checks for this account; see Retry-After", body = Detail),
+        (status = 429, description = "Too many wrong current passwords in this session, or too many requests from this client or to this route; see Retry-After (and RateLimit)", body = Detail),
     ))]
 pub async fn change_password(
     caller: LiveSession,
@@ -221,7 +228,12 @@ pub async fn change_password(
     } = body.json().await?;
     let user = account_of(&state, &caller).await?;
     let new_password = strong_enough(&state, new_password, &user.email, "new_password").await?;
-    if check_password(&state, user.email_key, current_password)
+    let counter = Counter::Session(match &caller.claims.sid {
+        Some(sid) => format!("session:{sid}"),
+        // A course token has no session: its user's own counter, still not the account's.
+        None => format!("user:{}", user.id),
+    });
+    if check_password(&state, user.email_key, current_password, counter)
         .await?
         .is_none()
     {

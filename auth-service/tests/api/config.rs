@@ -27,6 +27,10 @@ fn help_documents_every_option_with_its_environment_variable() {
         "BCRYPT_COST",
         "BCRYPT_QUEUE",
         "LOGIN_MAX_FAILURES",
+        "LOGIN_LOCK_SECONDS",
+        "DEVICE_MAX_FAILURES",
+        "RATE_LIMIT_SIGNUP",
+        "TRUSTED_PROXIES",
         "CORS_ALLOW_ORIGINS",
     ] {
         assert!(help.contains(var), "--help does not mention {var}");
@@ -38,6 +42,9 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
     for (var, value) in [
         ("BCRYPT_COST", "abc"),
         ("BCRYPT_COST", "3"),
+        ("RATE_LIMIT_SIGNUP", "20"),
+        ("RATE_LIMIT_LOGIN", "30/10"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
         ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
         ("ACCESS_TOKEN_EXPIRE_SECONDS", "0"),
         ("ACCESS_TOKEN_EXPIRE_SECONDS", "31536001"),
@@ -60,7 +67,7 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
 fn migrate_applies_the_migrations_once_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/auth.db", dir.path().display());
-    for expected in ["7 migration(s) applied", "0 migration(s) applied"] {
+    for expected in ["8 migration(s) applied", "0 migration(s) applied"] {
         let out = auth_service()
             .args(["migrate"])
             .env("DATABASE_URL", &url)

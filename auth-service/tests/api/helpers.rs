@@ -31,7 +31,28 @@ pub fn test_config(db: &TestDatabase, key_dir: &tempfile::TempDir) -> Config {
     config.common.server.workers = Some(2);
     config.jwt_private_key_file = key_dir.path().join("signing-key.pem");
     config.jwt_generate_key = true;
+    // The suites sign up and log in far more often than a client does, all from 127.0.0.1:
+    // the rate limits' own tests (`limits.rs`) set them back to the defaults.
+    raise_rate_limits(&mut config);
     config
+}
+
+/// Limits no test reaches by accident.
+pub fn raise_rate_limits(config: &mut Config) {
+    let high: auth_service::limits::Limit = "1000000/1000000".parse().unwrap();
+    config.rate_limit_signup = high;
+    config.rate_limit_login = high;
+    config.rate_limit_refresh = high;
+    config.rate_limit_password = high;
+}
+
+/// The rate limits as they are by default.
+pub fn default_rate_limits(config: &mut Config) {
+    let defaults = Config::defaults();
+    config.rate_limit_signup = defaults.rate_limit_signup;
+    config.rate_limit_login = defaults.rate_limit_login;
+    config.rate_limit_refresh = defaults.rate_limit_refresh;
+    config.rate_limit_password = defaults.rate_limit_password;
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

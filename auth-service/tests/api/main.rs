@@ -10,6 +10,7 @@ mod hardening;
 mod helpers;
 mod inputs;
 mod keys;
+mod limits;
 mod login;
 mod metrics;
 mod outage;

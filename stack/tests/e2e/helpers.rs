@@ -42,6 +42,22 @@ pub fn auth_env(dir: &Path, database_url: String) -> Vec<(&'static str, String)>
         ("BCRYPT_COST", "4".to_string()),
         ("SESSIONS_FEED_SECRET", FEED_SECRET.to_string()),
     ]
+    .into_iter()
+    .chain(raised_rate_limits())
+    .collect()
+}
+
+/// Rate limits these tests' traffic (thousands of refreshes a minute from 127.0.0.1) does
+/// not reach; auth's own `limits` tests exercise the defaults.
+pub fn raised_rate_limits() -> Vec<(&'static str, String)> {
+    [
+        "RATE_LIMIT_SIGNUP",
+        "RATE_LIMIT_LOGIN",
+        "RATE_LIMIT_REFRESH",
+        "RATE_LIMIT_PASSWORD",
+    ]
+    .map(|var| (var, "100000000/100000000".to_string()))
+    .to_vec()
 }
 
 /// The ended-sessions feed's secret the processes of [`auth_env`] and [`posts_env`] share.

@@ -202,7 +202,10 @@ async fn a_three_step_key_rotation_under_traffic_fails_no_request() {
         ("ACCESS_TOKEN_EXPIRE_MINUTES", "1".to_string()),
         ("JWKS_MAX_AGE_SECONDS", MAX_AGE.to_string()),
         ("SHUTDOWN_GRACE_SECONDS", "10".to_string()),
-    ];
+    ]
+    .into_iter()
+    .chain(crate::helpers::raised_rate_limits())
+    .collect();
     let mut auth = AuthReplicas::start(base_env, &[("JWT_PRIVATE_KEY_FILE", old_path.clone())]);
     let auths = auth.urls();
     // Each posts process reads the keys (and the ended sessions) of one auth replica.
