@@ -68,8 +68,7 @@ impl RawBody {
         // An object, its keys checked for repeats as it is read (serde_json alone keeps the
         // last of them); anything else is read again as a value, for its exact refusal.
         if let Ok(UniqueKeys { map, duplicates }) = serde_json::from_slice(&self.bytes) {
-            super::fields::refuse_duplicates(duplicates)?;
-            return Ok(Fields::new(map));
+            return Ok(Fields::with_duplicates(map, duplicates));
         }
         match serde_json::from_slice::<Value>(&self.bytes) {
             Ok(Value::Object(map)) => Ok(Fields::new(map)),
@@ -235,13 +234,26 @@ mod tests {
         }
     }
 
+    /// The 422 of reading `names` (strings) from the fields.
+    fn read_errors(fields: Result<Fields, ApiError>, names: &[&str]) -> Vec<FieldError> {
+        let mut fields = fields.unwrap_or_else(|e| panic!("fields expected, got {e:?}"));
+        for name in names {
+            let _ = fields.optional_strict_string(name);
+        }
+        match fields.finish() {
+            Err(ApiError::Validation(errors)) => errors,
+            other => panic!("expected a 422, got {other:?}"),
+        }
+    }
+
     #[actix_web::test]
     async fn a_field_given_twice_is_refused_naming_it_in_json_and_forms() {
         let json_body = body(
             Some("application/json"),
             br#"{"title": "a", "content": "b", "title": "c", "title": "d", "content": "e"}"#,
         );
-        let refused = errors(json_body.json_object());
+        // A repeated name the type never reads is ignored, as unknown fields are.
+        let refused = read_errors(json_body.json_object(), &["title", "content", "extra"]);
         let locs: Vec<_> = refused.iter().map(|e| e.loc.clone()).collect();
         assert_eq!(
             locs,
@@ -261,10 +273,16 @@ mod tests {
                 bytes: Bytes::copy_from_slice(form),
                 content_type: Some("application/x-www-form-urlencoded".into()),
             };
-            let refused = errors(form_body.form().await);
+            let refused = read_errors(form_body.form().await, &["username", "password"]);
             assert_eq!(refused.len(), 1);
             assert_eq!(refused[0].loc, vec![json!("body"), json!("username")]);
         }
+        // A repeated field no one reads changes nothing.
+        let mut extra = body(None, br#"{"title": "a", "x": 1, "x": 2}"#)
+            .json_object()
+            .unwrap();
+        assert_eq!(extra.strict_string("title").as_deref(), Some("a"));
+        assert!(extra.finish().is_ok());
         // Nested objects are values, not fields: their keys are not the body's.
         let nested = body(None, br#"{"a": {"x": 1}, "b": {"x": 2}}"#);
         assert_eq!(nested.json_object().unwrap().map.len(), 2);

@@ -21,21 +21,31 @@ pub struct Fields {
     pub(super) map: Map<String, Value>,
     location: &'static str,
     errors: Vec<FieldError>,
+    /// Names the body gave more than once: reading one is a 422 naming it. A repeated name
+    /// the type never reads is ignored, as unknown fields are.
+    duplicates: Vec<String>,
 }
 
 impl Fields {
     pub fn new(map: Map<String, Value>) -> Fields {
+        Fields::with_duplicates(map, Vec::new())
+    }
+
+    /// The fields of a body that gave the names in `duplicates` more than once (`map` holds
+    /// the first value of each).
+    pub(super) fn with_duplicates(map: Map<String, Value>, duplicates: Vec<String>) -> Fields {
         Fields {
             map,
             location: "body",
             errors: Vec::new(),
+            duplicates,
         }
     }
 
     /// Fields from a form: every value is a string; an empty value counts as absent (as
-    /// FastAPI's form fields do). A name given more than once (empty or not) is a 422 naming
-    /// each such field ([`duplicate_field`]): which of the values counts would otherwise be
-    /// an accident of the parser.
+    /// FastAPI's form fields do). A field read that was given more than once (empty or not)
+    /// is a 422 naming it ([`duplicate_field`]): which of the values counts would otherwise
+    /// be an accident of the parser.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Fields, ApiError> {
         let mut map = Map::new();
         let mut seen = std::collections::HashSet::new();
@@ -51,8 +61,7 @@ impl Fields {
                 map.insert(k, Value::String(v));
             }
         }
-        refuse_duplicates(duplicates)?;
-        Ok(Fields::new(map))
+        Ok(Fields::with_duplicates(map, duplicates))
     }
 
     fn loc(&self, field: &str) -> Vec<Value> {
@@ -73,6 +82,14 @@ impl Fields {
     }
 
     fn take(&mut self, field: &str, required: bool) -> Option<Value> {
+        if let Some(i) = self.duplicates.iter().position(|d| d == field) {
+            self.duplicates.remove(i);
+            self.map.remove(field);
+            let mut e = duplicate_field(field);
+            e.loc = self.loc(field);
+            self.errors.push(e);
+            return None;
+        }
         match self.map.remove(field) {
             None if required => {
                 self.errors.push(FieldError::missing(self.loc(field)));
@@ -111,7 +128,7 @@ impl Fields {
     /// An optional [`strict_string`](Fields::strict_string): absent is `Some(None)`; `None`
     /// when the value is refused (`null` included: the field may be left out, not nulled).
     pub fn optional_strict_string(&mut self, field: &str) -> Option<Option<String>> {
-        if !self.map.contains_key(field) {
+        if !self.map.contains_key(field) && !self.duplicates.iter().any(|d| d == field) {
             return Some(None);
         }
         self.strict_string(field).map(Some)
@@ -146,7 +163,7 @@ impl Fields {
     /// An optional boolean with a default, strictly: only `true` and `false` (`"yes"` and `1`
     /// are refused); `null` is refused too (the field may be left out, not nulled).
     pub fn strict_boolean_or(&mut self, field: &str, default: bool) -> Option<bool> {
-        if !self.map.contains_key(field) {
+        if !self.map.contains_key(field) && !self.duplicates.iter().any(|d| d == field) {
             return Some(default);
         }
         let parsed = self.take(field, false)?.as_bool();
@@ -190,19 +207,6 @@ pub fn duplicate_field(name: &str) -> FieldError {
         "field given more than once",
         "value_error.duplicate",
     )
-}
-
-/// One 422 naming every duplicated field, in the order they were first repeated.
-pub(super) fn refuse_duplicates(duplicates: Vec<String>) -> Result<(), ApiError> {
-    if duplicates.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::Validation(
-        duplicates
-            .iter()
-            .map(|name| duplicate_field(name))
-            .collect(),
-    ))
 }
 
 /// What a field is read as, strictly, before [`Fields::parse`] gives it its own type.
