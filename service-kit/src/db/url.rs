@@ -66,24 +66,25 @@ impl DatabaseUrl {
                 })
             }
         };
+        // What libpq's own reading of the string said.
+        let postgres = |checked: Result<(), String>| match checked {
+            Ok(()) => Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                url: raw.to_owned(),
+            }),
+            Err(reason) => Err(DbUrlError::InvalidPostgres {
+                url: masked(raw),
+                reason,
+            }),
+        };
         // libpq's keyword/value form (`host=db1,db2 dbname=auth`).
         if super::libpq::is_keyword_form(text) {
-            return match super::libpq::keyword_settings(text) {
-                Ok(_) => Ok(DatabaseUrl {
-                    backend: Backend::Postgres,
-                    url: raw.to_owned(),
-                }),
-                Err(reason) => Err(DbUrlError::InvalidPostgres {
-                    url: masked(raw),
-                    reason,
-                }),
-            };
+            return postgres(super::libpq::keyword_settings(text).map(drop));
         }
-        let parsed = match url::Url::parse(text) {
-            // No scheme: a file path (`data/auth.db`, `/var/lib/auth.db`, `:memory:`).
-            Err(url::ParseError::RelativeUrlWithoutBase) => return sqlite(text),
-            other => other,
-        };
+        // No scheme: a file path (`data/auth.db`, `/var/lib/auth.db`, `:memory:`).
+        if let Err(url::ParseError::RelativeUrlWithoutBase) = url::Url::parse(text) {
+            return sqlite(text);
+        }
         // `Url` lower-cases the scheme; the services' drivers do not, so read it as written.
         let scheme = text.split(':').next().unwrap_or_default();
         let lower = scheme.to_ascii_lowercase();
@@ -104,18 +105,8 @@ impl DatabaseUrl {
         }
         // libpq's URI, read as libpq reads it (several `host:port` pairs, its settings):
         // `url` cannot parse a host list.
-        let _ = parsed;
         match text.strip_prefix(&format!("{scheme}://")) {
-            Some(rest) => match super::libpq::check_uri(rest) {
-                Ok(_) => Ok(DatabaseUrl {
-                    backend: Backend::Postgres,
-                    url: raw.to_owned(),
-                }),
-                Err(reason) => Err(DbUrlError::InvalidPostgres {
-                    url: masked(raw),
-                    reason,
-                }),
-            },
+            Some(rest) => postgres(super::libpq::check_uri(rest).map(drop)),
             None => Err(DbUrlError::NoSlashes {
                 scheme: scheme.to_owned(),
             }),
